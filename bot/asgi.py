@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn (Procfile `web`)."""
+
+from bot.app import create_app
+
+app = create_app()

@@ -1,0 +1,341 @@
+"""The `loopkeeper` console script (DESIGN §7)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlmodel import select
+
+from config.logging import setup_logging
+from config.settings import PlaceholderCredential, get_settings
+
+
+def _echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def _settings() -> Any:
+    try:
+        return get_settings()
+    except PlaceholderCredential as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="log at DEBUG")
+def main(verbose: bool) -> None:
+    """loopkeeper: capture sales facts from chat and guard the follow-ups."""
+    settings = _settings()
+    setup_logging("DEBUG" if verbose else "WARNING" if settings.log_level == "INFO" else settings.log_level,
+                  settings.log_format)
+
+
+# --- database ------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default head)."""
+    from core.migrate import upgrade
+
+    upgrade(revision=revision)
+    click.echo(f"database at {revision}: {_redact(get_settings().database_url)}")
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+# --- roster ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def members() -> None:
+    """Team members."""
+
+
+@members.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def members_import(file: Path) -> None:
+    """Import a roster CSV (name, role, region, manager, wecom_userid, dingtalk_staff_id, slack_user_id[, email])."""
+    from core.db import session_scope
+    from core.roster import ImportError_, import_members
+
+    try:
+        with session_scope() as session:
+            s = import_members(session, file)
+    except ImportError_ as exc:
+        raise click.ClickException(f"{exc} (nothing was imported)") from exc
+    click.echo(f"members: {s.created} created, {s.updated} updated")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def customers(ctx: click.Context, as_json: bool) -> None:
+    """List customers (or `customers import FILE`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from core.db import session_scope
+    from core.views import customers_json
+
+    with session_scope() as session:
+        data = customers_json(session)
+    if as_json:
+        _echo_json(data)
+        return
+    for c in data:
+        open_todos = sum(1 for t in c["todos"] if t["status"] == "open")
+        click.echo(
+            f"{c['name']}  [{c['stage'] or '-'} {c['level'] or '-'}]  owner {c['owner'] or '-'}  "
+            f"pains {len(c['pain_points'])}  meetings {len(c['meetings'])}  samples {len(c['samples'])}  "
+            f"open todos {open_todos}"
+        )
+
+
+@customers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def customers_import(file: Path) -> None:
+    """Import customers CSV (name, aliases a|b, region, owner, stage, level[, stage_since])."""
+    from core.db import session_scope
+    from core.roster import ImportError_, import_customers
+
+    try:
+        with session_scope() as session:
+            s = import_customers(session, file)
+    except ImportError_ as exc:
+        raise click.ClickException(f"{exc} (nothing was imported)") from exc
+    click.echo(f"customers: {s.created} created, {s.updated} updated")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def customer(name: str, as_json: bool) -> None:
+    """One customer's record: pain points, meetings, samples, todos, activities."""
+    from core.customers import find_by_name
+    from core.db import session_scope
+    from core.views import customer_json
+
+    with session_scope() as session:
+        found = find_by_name(session, name)
+        if not found:
+            raise click.ClickException(f"no customer matches {name!r}")
+        if len(found) > 1:
+            raise click.ClickException(f"{name!r} is ambiguous: {', '.join(c.name for c in found)}")
+        data = customer_json(session, found[0])
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"{data['name']}  {data['region'] or ''}  owner {data['owner'] or '-'}  "
+               f"stage {data['stage'] or '-'}  level {data['level'] or '-'}")
+    click.echo("pain points:")
+    for p in data["pain_points"]:
+        click.echo(f"  [{p['category']}] {p['text']}  ×{p['mentions']}")
+    click.echo("meetings:")
+    for m in data["meetings"]:
+        click.echo(f"  {m['start']}  {m['what']}  {m['status']}")
+    click.echo("samples:")
+    for s in data["samples"]:
+        click.echo(f"  {s['quantity'] or ''}{s['unit'] or ''} {s['model']}  {s['status']}  due {s['due']}")
+    click.echo("todos:")
+    for t in data["todos"]:
+        click.echo(f"  {t['id']} {t['status']:9} due {t['due']}  {t['title']}")
+    click.echo(f"activities: {len(data['activities'])}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", default=None, help="open | done | cancelled")
+def todos(as_json: bool, status: str | None) -> None:
+    """Follow-up todos."""
+    from core.db import session_scope
+    from core.views import todos_json
+
+    with session_scope() as session:
+        data = todos_json(session, status=status)
+    if as_json:
+        _echo_json(data)
+        return
+    for t in data:
+        click.echo(f"{t['id']:>5} {t['status']:9} due {t['due'] or '-':25} {t['owner'] or '-':10} {t['title']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--state", default=None, help="open | acked | snoozed | resolved")
+def alerts(as_json: bool, state: str | None) -> None:
+    """Alerts raised by the rules."""
+    from core.db import session_scope
+    from core.views import alerts_json
+
+    with session_scope() as session:
+        data = alerts_json(session, state=state)
+    if as_json:
+        _echo_json(data)
+        return
+    for a in data:
+        click.echo(f"{a['id']:>5} {a['state']:8} {a['level']:8} {a['recipient'] or '-':10} {a['title']}")
+
+
+@main.command()
+@click.option("--now", "now_s", default=None, help="ISO 8601 with offset (default: now)")
+def scan(now_s: str | None) -> None:
+    """Run one rules pass."""
+    from core.db import session_scope
+    from core.scan import scan as run_scan
+    from core.timeutil import parse_iso, utcnow
+
+    try:
+        now = parse_iso(now_s, "--now") if now_s else utcnow()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    with session_scope() as session:
+        r = run_scan(session, now)
+    click.echo(f"scan at {now.isoformat()}: {r.created} alert(s) raised, {r.resolved} resolved")
+
+
+# --- ingest ------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "slack-export", "wecom-archive"]), default="auto")
+@click.option("--enqueue", is_flag=True, help="hand the work to running workers instead of applying in-process")
+@click.option("--wait", is_flag=True, help="with --enqueue: return when the workers have applied everything")
+def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
+    """Backfill a chat export (JSONL, Slack export folder or zip) through the capture pipeline."""
+    from bot.ingest import IngestSummary, UnknownFormat, ingest as run_ingest, read_messages, wait_until_applied
+    from integrations.common.jsonl import IngestFormatError
+
+    summary = IngestSummary()
+    try:
+        messages = read_messages(path, fmt, summary)
+    except (IngestFormatError, UnknownFormat) as exc:
+        raise click.ClickException(f"{exc} (nothing was ingested)") from exc
+
+    def bar(items: Iterable[Any]) -> Iterator[Any]:
+        with click.progressbar(list(items), label="ingesting", file=sys.stderr) as it:
+            yield from it
+
+    enqueue_fn = None
+    if enqueue:
+        from core.tasks import enqueue_inbox
+
+        enqueue_fn = enqueue_inbox
+    run_ingest(messages, enqueue=enqueue_fn, progress=bar, summary=summary)
+    for line in summary.lines():
+        click.echo(line)
+    if enqueue and wait:
+        left = wait_until_applied()
+        click.echo("all applied by the workers" if not left else f"{left} message(s) still pending")
+
+
+# --- extraction -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--now", "now_s", default=None, help="ISO 8601 (default: now); an offset in it wins over --tz")
+@click.option("--tz", default=None, help="IANA zone or fixed offset (default: LOOPKEEPER_TIMEZONE)")
+@click.option("--jsonl", "jsonl", default=None, help="FILE or - : lines of {id, text, now?, tz?}")
+@click.option("--gazetteer", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.argument("text", required=False)
+def extract(now_s: str | None, tz: str | None, jsonl: str | None, gazetteer: Path | None, text: str | None) -> None:
+    """Print the extraction of TEXT (or each --jsonl line) as JSON."""
+    import nlp
+    from core.timeutil import parse_tz
+    from nlp.types import GazetteerEntry
+
+    settings = get_settings()
+    gaz = None
+    if gazetteer:
+        import csv
+
+        with gazetteer.open(encoding="utf-8-sig") as fh:
+            gaz = [
+                GazetteerEntry(name=r["name"], aliases=[a for a in (r.get("aliases") or "").split("|") if a])
+                for r in csv.DictReader(fh)
+            ]
+
+    def one(item_id: Any, t: str, n: str | None, z: str | None) -> dict[str, Any]:
+        zone = z or tz
+        if n:
+            now = datetime.fromisoformat(n)
+            if now.tzinfo is None:
+                now = now.replace(tzinfo=parse_tz(zone or settings.timezone))
+        else:
+            now = datetime.now(parse_tz(zone or settings.timezone))
+        ex = nlp.extract(t, now=now, tz=zone, gazetteer=gaz)
+        out: dict[str, Any] = {"id": item_id} if item_id is not None else {}
+        out.update(ex.model_dump(mode="json"))
+        return out
+
+    if jsonl:
+        stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
+        with stream:
+            for n, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    result = one(obj.get("id"), obj["text"], obj.get("now") or now_s, obj.get("tz"))
+                except (KeyError, ValueError) as exc:
+                    raise click.ClickException(f"line {n}: {exc}") from exc
+                click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if text is None:
+        raise click.UsageError("give TEXT or --jsonl FILE")
+    try:
+        click.echo(json.dumps(one(None, text, now_s, None), ensure_ascii=False))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+@main.command()
+def info() -> None:
+    """Where the service listens and what to configure next (printed by `make run`)."""
+    s = get_settings()
+    enabled = s.enabled_platforms()
+    click.echo(f"loopkeeper web on http://{s.host}:{s.port}  (health: /healthz, API docs: /docs)")
+    click.echo(f"database: {_redact(s.database_url)}")
+    click.echo(f"broker:   {_redact(s.broker_url)}")
+    click.echo(f"platforms enabled: {', '.join(enabled) or 'none'}")
+    if not enabled:
+        click.echo("next: set LOOPKEEPER_SLACK__*, LOOPKEEPER_DINGTALK__* or LOOPKEEPER_WECOM__* (README 'Connect')")
+    click.echo("try: loopkeeper members import FILE; loopkeeper customers import FILE; loopkeeper ingest FILE")
+
+
+@main.command("dingtalk-stream")
+def dingtalk_stream() -> None:
+    """The DingTalk Stream client process (idles while DingTalk is not configured for stream mode)."""
+    from bot.dingtalk_process import run
+
+    run()
+
+
+def _unused() -> None:  # keep select imported for plugins that extend the CLI
+    _ = select
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,44 @@
+"""Notifier wiring: one `Notifier` per platform; the logging notifier when none is configured.
+
+The logging notifier prints recipient and title at INFO; the body (message text, personal data) only at
+DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from core.messages import OutboundMessage
+from core.notices import Notifier
+
+log = logging.getLogger("loopkeeper.notify")
+
+
+class LoggingNotifier:
+    platform = "log"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, *, user_id: str, message: OutboundMessage, notice_key: str) -> None:
+        log.info("notice to %s: %s [%s]", user_id, message.title, notice_key)
+        log.debug("notice body for %s: %s", user_id, message.body)
+        self.sent.append((user_id, message.title))
+
+
+_registry: dict[str, Notifier] = {}
+_fallback = LoggingNotifier()
+
+
+def register(notifier: Notifier) -> None:
+    _registry[notifier.platform] = notifier
+
+
+def notifier_for(platform: str | None) -> Notifier:
+    if platform and platform in _registry:
+        return _registry[platform]
+    return _fallback
+
+
+def fallback() -> LoggingNotifier:
+    return _fallback

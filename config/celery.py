@@ -1,0 +1,56 @@
+"""The Celery app object. Task modules are listed by name so `config` stays a leaf package.
+
+Procfile: ``celery -A config.celery worker`` / ``celery -A config.celery beat``.
+Embedded default broker: kombu's SQLAlchemy transport on a SQLite file (no server). Scale-out: set
+``LOOPKEEPER_BROKER_URL`` to ``redis://…`` or ``amqp://…``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+
+from config.settings import DEFAULT_VAR_DIR, get_settings
+
+TASK_MODULES = ["core.tasks", "bot.tasks"]
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    broker = settings.broker_url
+    if broker.startswith("sqla+sqlite:///"):
+        Path(broker.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    app = Celery("loopkeeper", broker=broker, include=TASK_MODULES)
+    transport_options: dict[str, object] = {}
+    if broker.startswith(("redis://", "rediss://", "sqs://")):
+        # short, so a task of a killed worker comes back quickly; no task runs longer than this and no
+        # ETA/countdown longer than a few minutes is ever used (timers are database rows scanned by beat)
+        transport_options["visibility_timeout"] = settings.visibility_timeout
+    if broker.startswith("sqla+"):
+        transport_options["polling_interval"] = 0.5
+    app.conf.update(
+        broker_transport_options=transport_options,
+        task_default_queue=settings.celery_queue,
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule_filename=str(DEFAULT_VAR_DIR / "celerybeat-schedule"),
+        beat_schedule={
+            "sweep-inbox": {"task": "core.tasks.sweep_inbox", "schedule": 15.0},
+            "rules-scan": {"task": "core.tasks.scan_rules", "schedule": 60.0},
+            "deliver-outbox": {"task": "bot.tasks.deliver_pending", "schedule": 10.0},
+        },
+    )
+    return app
+
+
+app = make_celery()

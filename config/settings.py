@@ -1,0 +1,202 @@
+"""Typed settings (environment prefix ``LOOPKEEPER_``, nested with ``__``; also read from ``.env``).
+
+Names follow DESIGN §7. Secrets are ``SecretStr`` and never appear in logs or reprs.
+A platform is enabled when its credentials are set; credentials left at a placeholder refuse to start.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+# Values people copy from a template and forget to replace.
+_PLACEHOLDER = re.compile(
+    r"^(|x+|\*+|\.\.\.|<.*>|\{.*\}|changeme|change[-_ ]?me|todo|tbd|placeholder|your[-_ ].*|replace[-_ ]?me"
+    r"|xoxb-your.*|xoxb-x+|xapp-x+|example|dummy|secret|none|null)$",
+    re.IGNORECASE,
+)
+
+
+class PlaceholderCredential(ValueError):
+    """A platform credential was set but still holds a placeholder value."""
+
+
+def _is_placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER.match(value.strip()))
+
+
+class _Platform(BaseModel):
+    #: field names that must all be set for the platform to be enabled
+    _required: tuple[str, ...] = ()
+
+    def _credential_values(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = value.get_secret_value()
+            elif name in self._required and isinstance(value, str):
+                out[name] = value
+        return out
+
+    @property
+    def enabled(self) -> bool:
+        values = self._credential_values()
+        return all(values.get(name) for name in self._required)
+
+    def check_placeholders(self, platform: str) -> None:
+        for name, value in self._credential_values().items():
+            if value and _is_placeholder(value):
+                env = f"LOOPKEEPER_{platform.upper()}__{name.upper()}"
+                raise PlaceholderCredential(
+                    f"{env} is set to a placeholder ({value[:12]!r}); paste the real value from the "
+                    f"{platform} admin console or unset it to disable {platform}."
+                )
+
+
+class SlackSettings(_Platform):
+    _required = ("bot_token", "signing_secret")
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    command: str = "/lk"
+    api_url: str = "https://slack.com/api/"
+    capture_reaction: str = "memo"
+
+
+class DingTalkSettings(_Platform):
+    _required = ("client_id", "client_secret")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    robot_code: str | None = None
+    event_token: SecretStr | None = None
+    event_aes_key: SecretStr | None = None
+    api_url: str | None = None  # one override for both api.dingtalk.com and oapi.dingtalk.com
+    mode: str = "stream"
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in ("stream", "http"):
+            raise ValueError("DINGTALK__MODE must be 'stream' or 'http'")
+        return v
+
+
+class WeComSettings(_Platform):
+    _required = ("corp_id", "secret")
+    corp_id: str | None = None
+    agent_id: str | None = None
+    secret: SecretStr | None = None
+    token: SecretStr | None = None
+    encoding_aes_key: SecretStr | None = None
+    aibot_token: SecretStr | None = None
+    aibot_aes_key: SecretStr | None = None
+    api_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+
+class AlertChannel(BaseModel):
+    platform: str
+    team: str | None = None
+    webhook: str | None = None
+    secret: SecretStr | None = None
+    channel: str | None = None
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_VAR_DIR / 'loopkeeper.sqlite'}"
+
+
+def default_broker_url() -> str:
+    return f"sqla+sqlite:///{DEFAULT_VAR_DIR / 'celery-broker.sqlite'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOOPKEEPER_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    broker_url: str = Field(default_factory=default_broker_url)
+    redis_url: str | None = None
+    timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+    log_format: str = "console"  # console | json
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_token: SecretStr | None = None
+    rules_file: Path = PROJECT_ROOT / "config" / "rules.yaml"
+    approvals_file: Path | None = None
+    #: SQLite busy timeout: below the platforms' ack budgets (Slack 3 s)
+    sqlite_busy_timeout_ms: int = 2500
+    #: how long a worker may hold an inbox row / conversation before the sweeper takes it back
+    lease_seconds: int = 60
+    #: Redis/SQS visibility timeout for unacked tasks (short, so a killed worker's task comes back fast)
+    visibility_timeout: int = 120
+    #: re-enqueue pending inbox rows older than this
+    sweep_after_seconds: int = 30
+    #: Celery queue name (separate deployments or test runs can share one broker)
+    celery_queue: str = "loopkeeper"
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
+    wecom: WeComSettings = Field(default_factory=WeComSettings)
+    alert_channels: list[AlertChannel] = Field(default_factory=list)
+
+    @field_validator("alert_channels", mode="before")
+    @classmethod
+    def _parse_channels(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            import yaml
+
+            return yaml.safe_load(v) or []
+        return v
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self._check_placeholders()
+
+    def _check_placeholders(self) -> None:
+        self.slack.check_placeholders("slack")
+        self.dingtalk.check_placeholders("dingtalk")
+        self.wecom.check_placeholders("wecom")
+        if self.api_token is not None and _is_placeholder(self.api_token.get_secret_value()):
+            raise PlaceholderCredential("LOOPKEEPER_API_TOKEN is set to a placeholder; set a real token.")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def effective_redis_url(self) -> str | None:
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
+
+    def enabled_platforms(self) -> list[str]:
+        return [
+            name
+            for name, plat in (("slack", self.slack), ("dingtalk", self.dingtalk), ("wecom", self.wecom))
+            if plat.enabled
+        ]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()
