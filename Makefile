@@ -25,6 +25,9 @@ run: install
 
 test: install
 	$(BIN)/lint-imports
+	$(BIN)/ruff check config nlp core integrations bot tests bench
+	$(BIN)/ruff format --check config nlp core integrations bot tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: install

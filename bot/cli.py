@@ -29,13 +29,33 @@ def _settings() -> Any:
         raise click.ClickException(f"configuration error: {exc}") from exc
 
 
-@click.group()
+class _Group(click.Group):
+    """Turns a database that was never migrated into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            text = str(exc.orig) if exc.orig is not None else str(exc)
+            if "no such table" in text or "does not exist" in text:
+                raise click.ClickException(
+                    f"the database has no loopkeeper tables yet ({_redact(get_settings().database_url)}): "
+                    "run `loopkeeper db upgrade` first"
+                ) from exc
+            raise click.ClickException(f"database error: {text.splitlines()[0]}") from exc
+
+
+@click.group(cls=_Group)
 @click.option("-v", "--verbose", is_flag=True, help="log at DEBUG")
 def main(verbose: bool) -> None:
     """loopkeeper: capture sales facts from chat and guard the follow-ups."""
     settings = _settings()
-    setup_logging("DEBUG" if verbose else "WARNING" if settings.log_level == "INFO" else settings.log_level,
-                  settings.log_format)
+    setup_logging(
+        "DEBUG" if verbose else "WARNING" if settings.log_level == "INFO" else settings.log_level,
+        settings.log_format,
+    )
 
 
 # --- database ------------------------------------------------------------------------------------
@@ -74,7 +94,7 @@ def members() -> None:
 @members.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def members_import(file: Path) -> None:
-    """Import a roster CSV (name, role, region, manager, wecom_userid, dingtalk_staff_id, slack_user_id[, email])."""
+    """Import a roster CSV (name, role, region, manager, per-platform user ids, optional email)."""
     from core.db import session_scope
     from core.roster import ImportError_, import_members
 
@@ -144,8 +164,10 @@ def customer(name: str, as_json: bool) -> None:
     if as_json:
         _echo_json(data)
         return
-    click.echo(f"{data['name']}  {data['region'] or ''}  owner {data['owner'] or '-'}  "
-               f"stage {data['stage'] or '-'}  level {data['level'] or '-'}")
+    click.echo(
+        f"{data['name']}  {data['region'] or ''}  owner {data['owner'] or '-'}  "
+        f"stage {data['stage'] or '-'}  level {data['level'] or '-'}"
+    )
     click.echo("pain points:")
     for p in data["pain_points"]:
         click.echo(f"  [{p['category']}] {p['text']}  ×{p['mentions']}")
@@ -175,7 +197,9 @@ def todos(as_json: bool, status: str | None) -> None:
         _echo_json(data)
         return
     for t in data:
-        click.echo(f"{t['id']:>5} {t['status']:9} due {t['due'] or '-':25} {t['owner'] or '-':10} {t['title']}")
+        click.echo(
+            f"{t['id']:>5} {t['status']:9} due {t['due'] or '-':25} {t['owner'] or '-':10} {t['title']}"
+        )
 
 
 @main.command()
@@ -212,17 +236,37 @@ def scan(now_s: str | None) -> None:
     click.echo(f"scan at {now.isoformat()}: {r.created} alert(s) raised, {r.resolved} resolved")
 
 
+@main.command()
+def sweep() -> None:
+    """Re-enqueue inbox rows whose task was lost (what beat runs every 15 s)."""
+    from core.tasks import sweep_inbox
+
+    click.echo(f"re-enqueued {sweep_inbox.run()} conversation(s)")
+
+
 # --- ingest ------------------------------------------------------------------------------------------
 
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "slack-export", "wecom-archive"]), default="auto")
-@click.option("--enqueue", is_flag=True, help="hand the work to running workers instead of applying in-process")
+@click.option(
+    "--format", "fmt", type=click.Choice(["auto", "jsonl", "slack-export", "wecom-archive"]), default="auto"
+)
+@click.option(
+    "--enqueue", is_flag=True, help="hand the work to running workers instead of applying in-process"
+)
 @click.option("--wait", is_flag=True, help="with --enqueue: return when the workers have applied everything")
 def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
     """Backfill a chat export (JSONL, Slack export folder or zip) through the capture pipeline."""
-    from bot.ingest import IngestSummary, UnknownFormat, ingest as run_ingest, read_messages, wait_until_applied
+    from bot.ingest import (
+        IngestSummary,
+        UnknownFormat,
+        read_messages,
+        wait_until_applied,
+    )
+    from bot.ingest import (
+        ingest as run_ingest,
+    )
     from integrations.common.jsonl import IngestFormatError
 
     summary = IngestSummary()
@@ -257,7 +301,9 @@ def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
 @click.option("--jsonl", "jsonl", default=None, help="FILE or - : lines of {id, text, now?, tz?}")
 @click.option("--gazetteer", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.argument("text", required=False)
-def extract(now_s: str | None, tz: str | None, jsonl: str | None, gazetteer: Path | None, text: str | None) -> None:
+def extract(
+    now_s: str | None, tz: str | None, jsonl: str | None, gazetteer: Path | None, text: str | None
+) -> None:
     """Print the extraction of TEXT (or each --jsonl line) as JSON."""
     import nlp
     from core.timeutil import parse_tz
@@ -321,8 +367,12 @@ def info() -> None:
     click.echo(f"broker:   {_redact(s.broker_url)}")
     click.echo(f"platforms enabled: {', '.join(enabled) or 'none'}")
     if not enabled:
-        click.echo("next: set LOOPKEEPER_SLACK__*, LOOPKEEPER_DINGTALK__* or LOOPKEEPER_WECOM__* (README 'Connect')")
-    click.echo("try: loopkeeper members import FILE; loopkeeper customers import FILE; loopkeeper ingest FILE")
+        click.echo(
+            "next: set LOOPKEEPER_SLACK__*, LOOPKEEPER_DINGTALK__* or LOOPKEEPER_WECOM__* (README 'Connect')"
+        )
+    click.echo(
+        "try: loopkeeper members import FILE; loopkeeper customers import FILE; loopkeeper ingest FILE"
+    )
 
 
 @main.command("dingtalk-stream")

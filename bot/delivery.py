@@ -15,6 +15,7 @@ from core.db import session_scope
 from core.messages import OutboundMessage
 from core.models import Member, Notice, PlatformIdentity
 from core.notices import DeliveryError
+from core.sqlutil import table_of
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,9 @@ SEND_LEASE = timedelta(minutes=2)
 
 
 def _claim(session: Session, notice_id: int, now: datetime) -> bool:
-    c = Notice.__table__.c  # type: ignore[attr-defined]
+    c = table_of(Notice).c
     res = session.execute(
-        update(Notice.__table__)  # type: ignore[arg-type]
+        update(table_of(Notice))
         .where(
             c.id == notice_id,
             or_(c.state == "pending", (c.state == "sending") & (c.lease_until < now)),
@@ -41,7 +42,9 @@ def _destination(session: Session, notice: Notice) -> tuple[str | None, str]:
     there, else the member's first identity, else the log."""
     if notice.recipient_id is None:
         return None, "(nobody)"
-    idents = session.exec(select(PlatformIdentity).where(PlatformIdentity.member_id == notice.recipient_id)).all()
+    idents = session.exec(
+        select(PlatformIdentity).where(PlatformIdentity.member_id == notice.recipient_id)
+    ).all()
     for ident in idents:
         if ident.platform == notice.platform:
             return ident.platform, ident.user_id
@@ -74,7 +77,7 @@ def deliver(notice_id: int, now: datetime | None = None) -> str:
                 n.state = "failed"
             else:
                 n.state = "pending"
-                delay = exc.retry_after if exc.retry_after is not None else min(600, 2 ** n.attempts * 5)
+                delay = exc.retry_after if exc.retry_after is not None else min(600, 2**n.attempts * 5)
                 n.next_attempt_at = utcnow() + timedelta(seconds=delay)
             session.add(n)
         return "failed"
@@ -94,7 +97,10 @@ def deliver_pending(limit: int = 200) -> int:
         ids = session.exec(
             select(Notice.id)
             .where(
-                or_(col(Notice.state) == "pending", (col(Notice.state) == "sending") & (col(Notice.lease_until) < now)),
+                or_(
+                    col(Notice.state) == "pending",
+                    (col(Notice.state) == "sending") & (col(Notice.lease_until) < now),
+                ),
                 or_(col(Notice.next_attempt_at).is_(None), col(Notice.next_attempt_at) <= now),
             )
             .order_by(col(Notice.id))

@@ -41,7 +41,10 @@ class IngestSummary:
             f"new: {self.new}, already stored: {self.duplicates}",
         ]
         if self.reader_skipped:
-            out.append("not messages (skipped by the reader): " + ", ".join(f"{k} {v}" for k, v in self.reader_skipped.items()))
+            out.append(
+                "not messages (skipped by the reader): "
+                + ", ".join(f"{k} {v}" for k, v in self.reader_skipped.items())
+            )
         if self.enqueued:
             out.append("handed to the workers (loopkeeper ingest --enqueue)")
         elif self.outcomes:
@@ -108,7 +111,9 @@ def ingest(
             conversations = {int(r): None for r in rows if r is not None}
     for conv_pk in conversations:
         for outcome in pipeline.process_conversation(conv_pk):
-            summary.outcomes[outcome.status if outcome.status != "done" else outcome.detail.split(":")[0]] += 1
+            summary.outcomes[
+                outcome.status if outcome.status != "done" else outcome.detail.split(":")[0]
+            ] += 1
     return summary
 
 
@@ -118,9 +123,9 @@ def wait_until_applied(timeout: float = 600.0, poll: float = 0.5) -> int:
     while True:
         with session_scope() as session:
             left = session.exec(
-                select(func.count()).select_from(InboxMessage).where(
-                    col(InboxMessage.status).in_(("pending", "processing"))
-                )
+                select(func.count())
+                .select_from(InboxMessage)
+                .where(col(InboxMessage.status).in_(("pending", "processing")))
             ).one()
         if not left or time.monotonic() > deadline:
             return int(left)

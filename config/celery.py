@@ -11,7 +11,7 @@ from pathlib import Path
 
 from celery import Celery
 
-from config.settings import DEFAULT_VAR_DIR, get_settings
+from config.settings import get_settings
 
 TASK_MODULES = ["core.tasks", "bot.tasks"]
 
@@ -21,6 +21,7 @@ def make_celery() -> Celery:
     broker = settings.broker_url
     if broker.startswith("sqla+sqlite:///"):
         Path(broker.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
     app = Celery("loopkeeper", broker=broker, include=TASK_MODULES)
     transport_options: dict[str, object] = {}
     if broker.startswith(("redis://", "rediss://", "sqs://")):
@@ -43,7 +44,7 @@ def make_celery() -> Celery:
         enable_utc=True,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule_filename=str(DEFAULT_VAR_DIR / "celerybeat-schedule"),
+        beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
         beat_schedule={
             "sweep-inbox": {"task": "core.tasks.sweep_inbox", "schedule": 15.0},
             "rules-scan": {"task": "core.tasks.scan_rules", "schedule": 60.0},

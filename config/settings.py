@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     broker_url: str = Field(default_factory=default_broker_url)
     redis_url: str | None = None
     timezone: str = "Asia/Shanghai"
+    #: where the embedded defaults keep their files (SQLite database, broker, beat schedule)
+    var_dir: Path = DEFAULT_VAR_DIR
     log_level: str = "INFO"
     log_format: str = "console"  # console | json
     host: str = "127.0.0.1"

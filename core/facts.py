@@ -28,6 +28,8 @@ from nlp.types import Extraction
 _PUNCT = re.compile(r"[\s，。！？、,.!?;；:：\"'“”‘’()（）]+")
 PAIN_MERGE_SCORE = 70
 SAMPLE_MERGE_SCORE = 80
+#: a deadline this coarse names a day, not an instant
+COARSE_GRAINS = frozenset({"year", "quarter", "month", "week", "day"})
 
 
 def phrase_key(text: str) -> str:
@@ -52,7 +54,9 @@ class Recorded:
         }
 
 
-def _pain_point_for(session: Session, customer: Customer, category: str, text: str, at: datetime) -> PainPoint:
+def _pain_point_for(
+    session: Session, customer: Customer, category: str, text: str, at: datetime
+) -> PainPoint:
     key = phrase_key(text)
     existing = session.exec(
         select(PainPoint).where(PainPoint.customer_id == customer.id, PainPoint.category == category)
@@ -120,7 +124,9 @@ def record(
         if mm.time >= len(extraction.times):
             continue
         t = extraction.times[mm.time]
-        meeting = _apply_meeting(session, customer, mm.status, mm.what, t.start, t.end, evidence, row, version)
+        meeting = _apply_meeting(
+            session, customer, mm.status, mm.what, t.start, t.end, evidence, row, version
+        )
         if meeting is None:
             continue
         meeting.owner_id = meeting.owner_id or owner_id
@@ -133,7 +139,9 @@ def record(
     for sm in extraction.samples:
         due = None
         if sm.due is not None and sm.due < len(extraction.times):
-            due = extraction.times[sm.due].start
+            bound = extraction.times[sm.due]
+            # "周五之前" / "by Friday" with no clock time: due at the end of that working day, not at 00:00
+            due = calendar.end_of_working_day(bound.start) if bound.grain in COARSE_GRAINS else bound.start
         if sm.status == "sent":
             sample = _find_sample(session, customer, sm.model)
             if sample is None:
@@ -144,7 +152,8 @@ def record(
             session.flush()
             followups.for_sample_sent(session, sample, customer, at, capture_id, calendar)
             out.samples.append(sample.id or 0)
-        elif sm.committed:
+        elif sm.committed or sm.requested:
+            # a promise, or the customer's request the rep now owes (both become "send it")
             dup = session.exec(
                 select(SampleCommitment).where(
                     SampleCommitment.customer_id == customer.id, SampleCommitment.inbox_id == evidence.id

@@ -69,7 +69,9 @@ def _qty(sample: SampleCommitment) -> str:
     if sample.quantity is None:
         return ""
     q = int(sample.quantity) if float(sample.quantity).is_integer() else sample.quantity
-    return f"{q}{sample.unit or ''} "
+    unit = sample.unit or ""
+    sep = " " if unit[:1].isascii() and unit[:1].isalpha() else ""  # "3 units", "2箱"
+    return f"{q}{sep}{unit} "
 
 
 def sample_due(promised_at: datetime, due: datetime | None, calendar: WorkCalendar) -> datetime:

@@ -33,7 +33,9 @@ class Accepted:
 
 def member_for(session: Session, platform: str, user_id: str) -> int | None:
     ident = session.exec(
-        select(PlatformIdentity).where(PlatformIdentity.platform == platform, PlatformIdentity.user_id == user_id)
+        select(PlatformIdentity).where(
+            PlatformIdentity.platform == platform, PlatformIdentity.user_id == user_id
+        )
     ).first()
     return ident.member_id if ident else None
 

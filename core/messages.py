@@ -93,3 +93,21 @@ class OutboundMessage(BaseModel):
     body: str = ""
     fields: dict[str, str] = Field(default_factory=dict)
     actions: list[Action] = Field(default_factory=list)
+
+
+class Reply(OutboundMessage):
+    """An answer to a command or a capture. ``private`` replies go to the asking member only
+    (ephemeral message or 1:1 chat), never into a conversation with customers in it."""
+
+    private: bool = False
+
+
+class ActionInvocation(BaseModel):
+    """A button pressed on a Reply/Notice (``Action.value`` comes back verbatim)."""
+
+    platform: str
+    sender: Sender
+    value: str
+    conversation: ConversationRef | None = None
+    reply_handle: dict[str, Any] | None = None
+    raw: dict[str, Any] | None = None

@@ -20,12 +20,13 @@ from sqlmodel import Session, col, select
 
 import nlp
 from config.settings import get_settings
-from core.db import session_scope
 from core.customers import gazetteer, resolve
+from core.db import session_scope
 from core.facts import record
 from core.messages import Action, OutboundMessage
 from core.models import Activity, Capture, Conversation, Customer, InboxMessage, Member, Question
 from core.notices import create_notice
+from core.sqlutil import table_of
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,9 @@ class Outcome:
 
 def _claim_conversation(session: Session, conv_pk: int, owner: str, now: datetime) -> bool:
     lease = get_settings().lease_seconds
-    c = Conversation.__table__.c  # type: ignore[attr-defined]
+    c = table_of(Conversation).c
     result = session.execute(
-        update(Conversation.__table__)  # type: ignore[arg-type]
+        update(table_of(Conversation))
         .where(
             c.id == conv_pk,
             or_(c.lease_until.is_(None), c.lease_until < now, c.lease_owner == owner),
@@ -59,10 +60,10 @@ def _claim_conversation(session: Session, conv_pk: int, owner: str, now: datetim
 
 
 def _release_conversation(conv_pk: int, owner: str) -> None:
-    c = Conversation.__table__.c  # type: ignore[attr-defined]
+    c = table_of(Conversation).c
     with session_scope() as session:
         session.execute(
-            update(Conversation.__table__)  # type: ignore[arg-type]
+            update(table_of(Conversation))
             .where(and_(c.id == conv_pk, c.lease_owner == owner))
             .values(lease_owner=None, lease_until=None)
         )
@@ -248,7 +249,9 @@ def apply_message(session: Session, inbox_id: int) -> Outcome:
     return _finish(session, row, "done", "captured" if is_capture else "recorded")
 
 
-def _confirm(session: Session, row: InboxMessage, customer: Customer, recorded, capture_id: int, conv) -> None:  # type: ignore[no-untyped-def]
+def _confirm(
+    session: Session, row: InboxMessage, customer: Customer, recorded, capture_id: int, conv
+) -> None:  # type: ignore[no-untyped-def]
     parts = []
     if recorded.pain_points:
         parts.append(f"{len(recorded.pain_points)} 个痛点")
@@ -275,11 +278,14 @@ def _confirm(session: Session, row: InboxMessage, customer: Customer, recorded, 
 
 
 def _ask_customer(session: Session, row: InboxMessage, options: list[str], how: str) -> Outcome:
-    prompt = (
-        "这条记录属于哪个客户？" if options else "没有找到对应的客户，请回复客户名称（或先导入客户）。"
+    prompt = "这条记录属于哪个客户？" if options else "没有找到对应的客户，请回复客户名称（或先导入客户）。"
+    q = Question(
+        member_id=row.sender_member_id,
+        inbox_id=row.id or 0,
+        kind="which_customer",
+        prompt=prompt,
+        options=options,
     )
-    q = Question(member_id=row.sender_member_id, inbox_id=row.id or 0, kind="which_customer", prompt=prompt,
-                 options=options)
     session.add(q)
     session.flush()
     create_notice(

@@ -75,7 +75,10 @@ def import_members(session: Session, path: Path) -> ImportSummary:
         manager_name = row.get("manager")
         if not manager_name:
             continue
-        manager = by_name.get(manager_name) or session.exec(select(Member).where(Member.name == manager_name)).first()
+        manager = (
+            by_name.get(manager_name)
+            or session.exec(select(Member).where(Member.name == manager_name)).first()
+        )
         if manager is None:
             raise ImportError_(f"{path}:{line}: manager {manager_name!r} is not in the roster")
         by_name[row["name"]].manager_id = manager.id
@@ -93,7 +96,9 @@ def import_customers(session: Session, path: Path) -> ImportSummary:
         if row.get("owner"):
             owner = session.exec(select(Member).where(Member.name == row["owner"])).first()
             if owner is None:
-                raise ImportError_(f"{path}:{line}: owner {row['owner']!r} is not a member (import members first)")
+                raise ImportError_(
+                    f"{path}:{line}: owner {row['owner']!r} is not a member (import members first)"
+                )
             owner_id = owner.id
         customer = session.exec(select(Customer).where(Customer.name == row["name"])).first()
         if customer is None:
@@ -113,7 +118,10 @@ def import_customers(session: Session, path: Path) -> ImportSummary:
         session.add(customer)
         session.flush()
         aliases = [a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()]
-        known = {a.alias_key for a in session.exec(select(CustomerAlias).where(CustomerAlias.customer_id == customer.id))}
+        known = {
+            a.alias_key
+            for a in session.exec(select(CustomerAlias).where(CustomerAlias.customer_id == customer.id))
+        }
         for alias in aliases:
             key = name_key(alias)
             if key and key not in known:

@@ -8,12 +8,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 
-def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any], conflict: list[str]) -> int | None:
+def table_of(model: type[SQLModel]) -> Any:
+    """The SQLAlchemy Table behind a SQLModel table class (typed loosely for Core statements)."""
+    return model.__table__  # type: ignore[attr-defined]
+
+
+def insert_ignore(
+    session: Session, model: type[SQLModel], values: dict[str, Any], conflict: list[str]
+) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new id, or None when the row already existed.
 
     Field defaults of the model (timestamps, states) are applied as the ORM would."""
     obj = model(**values)
-    table: Any = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     row_values = {c.name: getattr(obj, c.name) for c in table.columns if c.name != "id"}
     dialect = session.get_bind().dialect.name
     ins: Any

@@ -75,22 +75,14 @@ def customer_json(session: Session, c: Customer) -> dict[str, Any]:
     tz = _tz()
     members = _names(session)
     cust_names = {c.id or 0: c.name}
-    pains = session.exec(
-        select(PainPoint)
-        .where(PainPoint.customer_id == c.id)
-        .order_by(col(PainPoint.first_seen), col(PainPoint.category), col(PainPoint.phrase_key))
-    ).all()
-    meetings = session.exec(
-        select(Meeting).where(Meeting.customer_id == c.id).order_by(col(Meeting.start), col(Meeting.what))
-    ).all()
-    samples = session.exec(
-        select(SampleCommitment)
-        .where(SampleCommitment.customer_id == c.id)
-        .order_by(col(SampleCommitment.model), col(SampleCommitment.status))
-    ).all()
-    todos = session.exec(
-        select(Todo).where(Todo.customer_id == c.id).order_by(col(Todo.due), col(Todo.dedup_key))
-    ).all()
+    pains = session.exec(select(PainPoint).where(PainPoint.customer_id == c.id)).all()
+    pains = sorted(pains, key=lambda p: (p.first_seen, p.category, p.phrase_key))
+    meetings = session.exec(select(Meeting).where(Meeting.customer_id == c.id)).all()
+    meetings = sorted(meetings, key=lambda m: (m.start, m.what))
+    samples = session.exec(select(SampleCommitment).where(SampleCommitment.customer_id == c.id)).all()
+    samples = sorted(samples, key=lambda s: (s.model, s.status))
+    todos = session.exec(select(Todo).where(Todo.customer_id == c.id)).all()
+    todos = sorted(todos, key=_todo_order)
     acts = session.exec(
         select(Activity, InboxMessage)
         .join(InboxMessage, col(InboxMessage.id) == col(Activity.inbox_id))
@@ -104,14 +96,26 @@ def customer_json(session: Session, c: Customer) -> dict[str, Any]:
         "stage": c.stage,
         "level": c.level,
         "pain_points": [
-            {"text": p.phrase, "category": p.category, "mentions": p.mentions, "last_seen": iso(p.last_seen, tz)}
+            {
+                "text": p.phrase,
+                "category": p.category,
+                "mentions": p.mentions,
+                "last_seen": iso(p.last_seen, tz),
+            }
             for p in pains
         ],
         "meetings": [
-            {"start": iso(m.start, tz), "end": iso(m.end, tz), "what": m.what, "status": m.status} for m in meetings
+            {"start": iso(m.start, tz), "end": iso(m.end, tz), "what": m.what, "status": m.status}
+            for m in meetings
         ],
         "samples": [
-            {"model": s.model, "quantity": _num(s.quantity), "unit": s.unit, "status": s.status, "due": iso(s.due, tz)}
+            {
+                "model": s.model,
+                "quantity": _num(s.quantity),
+                "unit": s.unit,
+                "status": s.status,
+                "due": iso(s.due, tz),
+            }
             for s in samples
         ],
         "todos": [todo_json(t, members, cust_names, tz) for t in todos],
@@ -129,24 +133,35 @@ def customer_json(session: Session, c: Customer) -> dict[str, Any]:
 
 
 def customers_json(session: Session) -> list[dict[str, Any]]:
-    return [customer_json(session, c) for c in session.exec(select(Customer).order_by(col(Customer.name))).all()]
+    # sorted in Python: SQLite and PostgreSQL collate Chinese differently
+    return [
+        customer_json(session, c) for c in sorted(session.exec(select(Customer)).all(), key=lambda c: c.name)
+    ]
 
 
 def todos_json(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
     tz = _tz()
-    q = select(Todo).order_by(col(Todo.due), col(Todo.dedup_key))
+    q = select(Todo).order_by(col(Todo.due), col(Todo.title), col(Todo.id))
     if status:
         q = q.where(Todo.status == status)
     members = _names(session)
     customers = {c.id or 0: c.name for c in session.exec(select(Customer)).all()}
-    return [todo_json(t, members, customers, tz) for t in session.exec(q).all()]
+    return [todo_json(t, members, customers, tz) for t in sorted(session.exec(q).all(), key=_todo_order)]
 
 
 def alerts_json(session: Session, *, state: str | None = None) -> list[dict[str, Any]]:
     tz = _tz()
-    q = select(Alert).order_by(col(Alert.due_at), col(Alert.dedup_key))
+    q = select(Alert).order_by(col(Alert.due_at), col(Alert.title), col(Alert.id))
     if state:
         q = q.where(Alert.state == state)
     members = _names(session)
     customers = {c.id or 0: c.name for c in session.exec(select(Customer)).all()}
-    return [alert_json(a, members, customers, tz) for a in session.exec(q).all()]
+    return [alert_json(a, members, customers, tz) for a in sorted(session.exec(q).all(), key=_alert_order)]
+
+
+def _todo_order(t: Todo) -> tuple[Any, ...]:
+    return (t.due is None, t.due or 0, t.title, t.id)
+
+
+def _alert_order(a: Alert) -> tuple[Any, ...]:
+    return (a.due_at is None, a.due_at or 0, a.title, a.id)

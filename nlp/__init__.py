@@ -1,0 +1,89 @@
+"""loopkeeper's extraction pipeline for Chinese and English sales chat.
+
+``extract(text, now)`` returns an `Extraction` (DESIGN §7): resolved time mentions, meetings, pain
+points, sample promises, contacts and — given a gazetteer — customers. Built on spaCy (blank ``zh``
+pipeline with jieba segmentation, blank ``en`` pipeline) with rule-based components; see
+``nlp/pipeline.cfg`` and ``nlp/lexicon.yaml``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from nlp.types import (
+    CatalogueEntry,
+    ContactMention,
+    CustomerMention,
+    Extraction,
+    GazetteerEntry,
+    MeetingMention,
+    PainPointMention,
+    SampleMention,
+    TimeMention,
+)
+
+EXTRACTOR_VERSION = "1.0.0"
+
+__all__ = [
+    "EXTRACTOR_VERSION",
+    "CatalogueEntry",
+    "ContactMention",
+    "CustomerMention",
+    "Extraction",
+    "GazetteerEntry",
+    "MeetingMention",
+    "PainPointMention",
+    "SampleMention",
+    "TimeMention",
+    "detect_language",
+    "extract",
+]
+
+
+def detect_language(text: str) -> str:
+    """ "zh" when CJK characters make up a fair share of the letters, else "en"."""
+    cjk = latin = 0
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            cjk += 1
+        elif ch.isascii() and ch.isalpha():
+            latin += 1
+    if cjk == 0:
+        return "en"
+    return "zh" if cjk * 3 >= latin * 0.5 else "en"
+
+
+def extract(
+    text: str,
+    now: datetime,
+    tz: str | None = None,
+    gazetteer: list[GazetteerEntry] | None = None,
+    catalogue: list[CatalogueEntry] | None = None,
+) -> Extraction:
+    """Extract times, meetings, pain points, samples, contacts and customers from one message.
+
+    ``now`` must be timezone-aware. ``tz`` is an IANA zone ("Asia/Shanghai") or a fixed offset
+    ("+08:00"); without it the zone of ``now`` is used. Every datetime in the result is in that zone.
+    """
+    from nlp.pipeline import Context, run
+    from nlp.tzutil import resolve_zone
+
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    zone, tzname = resolve_zone(now, tz)
+    local_now = now.astimezone(zone)
+    lang = detect_language(text)
+    doc = run(lang, text or "", Context(local_now, zone, gazetteer, catalogue))
+    return Extraction(
+        text=text,
+        now=local_now,
+        tz=tzname,
+        times=doc._.lk_times or [],
+        meetings=doc._.lk_meetings or [],
+        pain_points=doc._.lk_pain_points or [],
+        samples=doc._.lk_samples or [],
+        contacts=doc._.lk_contacts or [],
+        customers=doc._.lk_customers or [],
+        extractor_version=EXTRACTOR_VERSION,
+        language=lang,
+    )

@@ -60,6 +60,8 @@ class SampleMention(BaseModel):
     quantity: float | None = None
     unit: str | None = None
     committed: bool = True
+    #: extra field: the customer asked for it ("asked for samples", "要求先寄"); the rep owes it all the same
+    requested: bool = False
     status: SampleStatus = "promised"  # extra field: "sent" when the text says it went out
     due: int | None = None  # extra field: index into Extraction.times of the promised date, if any
 

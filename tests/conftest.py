@@ -17,7 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 # tests never read a developer's .env or real credentials
 for _k in list(os.environ):
-    if _k.startswith("LOOPKEEPER_") and not _k.startswith("LOOPKEEPER_TEST_") and _k != "LOOPKEEPER_SHARED_DIR":
+    if (
+        _k.startswith("LOOPKEEPER_")
+        and not _k.startswith("LOOPKEEPER_TEST_")
+        and _k != "LOOPKEEPER_SHARED_DIR"
+    ):
         del os.environ[_k]
 os.chdir(REPO)  # settings read `.env` relative to the cwd: there is none in the repo
 
@@ -100,9 +104,7 @@ db = sqlite_db  # the default database fixture
 
 @pytest.fixture
 def postgres_url() -> str:
-    return _service_or_skip(
-        "LOOPKEEPER_TEST_POSTGRES_URL", None, 5432, "PostgreSQL"
-    )
+    return _service_or_skip("LOOPKEEPER_TEST_POSTGRES_URL", None, 5432, "PostgreSQL")
 
 
 @pytest.fixture

@@ -31,9 +31,17 @@ def fake_extract(
         ex.pain_points.append(PainPointMention(text=m.group(2), span=m.span(), category=m.group(1)))  # type: ignore[arg-type]
     for m in re.finditer(r"(MEET|MOVE)\+(\d+)", text):
         ex.times.append(
-            TimeMention(text=m.group(0), span=m.span(), kind="point", start=now + timedelta(hours=int(m.group(2))), grain="hour")
+            TimeMention(
+                text=m.group(0),
+                span=m.span(),
+                kind="point",
+                start=now + timedelta(hours=int(m.group(2))),
+                grain="hour",
+            )
         )
-        ex.meetings.append(MeetingMention(time=len(ex.times) - 1, status="moved" if m.group(1) == "MOVE" else "scheduled"))
+        ex.meetings.append(
+            MeetingMention(time=len(ex.times) - 1, status="moved" if m.group(1) == "MOVE" else "scheduled")
+        )
     for m in re.finditer(r"SAMPLE:([\w-]+)x(\d+)", text):
         ex.samples.append(SampleMention(model=m.group(1), span=m.span(), quantity=int(m.group(2)), unit="台"))
     for m in re.finditer(r"SENT:([\w-]+)", text):

@@ -19,7 +19,9 @@ def test_national_day_2026() -> None:
     assert cal.is_working_day(date(2026, 10, 10))  # Saturday make-up day
     assert cal.is_working_day(date(2026, 9, 20))  # Sunday make-up day
     # 3 working days from Wed 09-30: Thu 10-08, Fri 10-09, Sat 10-10 (make-up)
-    assert cal.add_working_days(datetime(2026, 9, 30, 10, 0, tzinfo=SH), 3) == datetime(2026, 10, 10, 10, 0, tzinfo=SH)
+    assert cal.add_working_days(datetime(2026, 9, 30, 10, 0, tzinfo=SH), 3) == datetime(
+        2026, 10, 10, 10, 0, tzinfo=SH
+    )
 
 
 def test_spring_festival_2026() -> None:
@@ -28,11 +30,15 @@ def test_spring_festival_2026() -> None:
     assert not cal.is_working_day(date(2026, 2, 16))
     assert cal.is_working_day(date(2026, 2, 28))  # Saturday make-up
     # from Fri 02-13: Sat 02-14 (1), then holiday until 02-23, Tue 02-24 (2)
-    assert cal.add_working_days(datetime(2026, 2, 13, 9, 0, tzinfo=SH), 2) == datetime(2026, 2, 24, 9, 0, tzinfo=SH)
+    assert cal.add_working_days(datetime(2026, 2, 13, 9, 0, tzinfo=SH), 2) == datetime(
+        2026, 2, 24, 9, 0, tzinfo=SH
+    )
 
 
 def test_overrides_win() -> None:
-    cal = WorkCalendar(extra_holidays=frozenset({date(2026, 11, 30)}), extra_workdays=frozenset({date(2026, 11, 29)}))
+    cal = WorkCalendar(
+        extra_holidays=frozenset({date(2026, 11, 30)}), extra_workdays=frozenset({date(2026, 11, 29)})
+    )
     assert not cal.is_working_day(date(2026, 11, 30))
     assert cal.is_working_day(date(2026, 11, 29))
 
@@ -40,4 +46,6 @@ def test_overrides_win() -> None:
 def test_ordinary_week() -> None:
     cal = WorkCalendar()
     # Wed 2026-11-25 16:40 + 3 working days = Mon 2026-11-30 16:40
-    assert cal.add_working_days(datetime(2026, 11, 25, 16, 40, tzinfo=SH), 3) == datetime(2026, 11, 30, 16, 40, tzinfo=SH)
+    assert cal.add_working_days(datetime(2026, 11, 25, 16, 40, tzinfo=SH), 3) == datetime(
+        2026, 11, 30, 16, 40, tzinfo=SH
+    )

@@ -110,10 +110,17 @@ def test_resolution_order(seeded: None) -> None:
 
 
 def test_capture_reuses_stored_message_as_evidence(seeded: None) -> None:
-    customer_words = msg("m1", "PAIN:payment:账期太短", at(23, 9), title="杭州甲乙贸易 采购群", sender="wo-ext-1")
+    customer_words = msg(
+        "m1", "PAIN:payment:账期太短", at(23, 9), title="杭州甲乙贸易 采购群", sender="wo-ext-1"
+    )
     capture = msg(
-        "m2", "@bot 记一下", at(23, 9, 5), title="杭州甲乙贸易 采购群", capture=True,
-        quoted="PAIN:payment:账期太短", customer="杭州甲乙贸易",
+        "m2",
+        "@bot 记一下",
+        at(23, 9, 5),
+        title="杭州甲乙贸易 采购群",
+        capture=True,
+        quoted="PAIN:payment:账期太短",
+        customer="杭州甲乙贸易",
     )
     ingest(customer_words, capture)
     with session_scope() as s:
@@ -164,7 +171,10 @@ def test_samples_send_then_follow_up_on_working_days(seeded: None) -> None:
         # promised Mon 11-23 10:00 with no date: due 2 working days later, Wed 11-25 10:00
         assert todos["send_sample"].due == at(25, 10) and todos["send_sample"].status == "done"
         # sent Wed 11-25 16:40: follow up 3 working days later, Mon 11-30 16:40
-        assert todos["follow_up_trial"].due == at(30, 16, 40).replace() and todos["follow_up_trial"].status == "open"
+        assert (
+            todos["follow_up_trial"].due == at(30, 16, 40).replace()
+            and todos["follow_up_trial"].status == "open"
+        )
 
 
 def test_reapplying_is_idempotent(seeded: None) -> None:

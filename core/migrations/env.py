@@ -6,8 +6,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import core.models  # noqa: F401  (registers the tables)
-from core.db import make_engine, normalize_url
 from config.settings import get_settings
+from core.db import make_engine, normalize_url
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -75,7 +75,11 @@ class _Source:
     def day_files(self, folder: str) -> list[str]:
         if self.zip is not None:
             base = self.prefix + folder + "/"
-            return sorted(n[len(self.prefix) :] for n in self.zip.namelist() if n.startswith(base) and n.endswith(".json"))
+            return sorted(
+                n[len(self.prefix) :]
+                for n in self.zip.namelist()
+                if n.startswith(base) and n.endswith(".json")
+            )
         d = self.path / folder
         return sorted(f"{folder}/{p.name}" for p in d.glob("*.json")) if d.is_dir() else []
 
@@ -98,7 +102,12 @@ def read_export(path: Path, stats: ExportStats | None = None) -> Iterator[ChatMe
     src = _Source(path)
     users = {u.get("id"): u for u in (src.read("users.json") or [])}
     channels: list[tuple[dict[str, Any], str]] = []
-    for listing, kind in (("channels.json", "group"), ("groups.json", "group"), ("mpims.json", "group"), ("dms.json", "direct")):
+    for listing, kind in (
+        ("channels.json", "group"),
+        ("groups.json", "group"),
+        ("mpims.json", "group"),
+        ("dms.json", "direct"),
+    ):
         for ch in src.read(listing) or []:
             channels.append((ch, kind))
     for ch, kind in channels:

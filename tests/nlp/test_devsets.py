@@ -1,0 +1,74 @@
+"""Accuracy floors on the shared time dev sets (shared/data/time/*.jsonl).
+
+Floors sit a little under the figures measured with bench/bench_extract.py so that regressions fail
+while small trade-offs do not. Skipped when the shared folder is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nlp.devset import datasets, extract_predictor, score, shared_dir
+
+
+def _shared() -> Path | None:
+    env = os.environ.get("LOOPKEEPER_SHARED_DIR")
+    if env and Path(env).is_dir():
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2]
+    for cand in (repo / ".." / "shared", repo.parent / "shared"):
+        if (cand / "data" / "time").is_dir():
+            return cand.resolve()
+    return shared_dir(Path(__file__))
+
+
+SHARED = _shared()
+
+# dataset -> (span F1, point accuracy, range-start accuracy) floors
+FLOORS = {
+    "duckling_zh": (0.72, 0.52, 0.62),
+    "duckling_zh_simplified": (0.69, 0.51, 0.68),
+    "jionlp_time_parser": (0.66, 0.66, 0.55),
+    "jionlp_time_extractor": (0.72, 0.0, 0.0),
+}
+
+
+@pytest.fixture(scope="module")
+def sets() -> dict:
+    if SHARED is None:
+        pytest.skip(
+            "shared data folder not found (../shared or $LOOPKEEPER_SHARED_DIR): dev-set floors not checked"
+        )
+    found = datasets(SHARED)
+    if not found:
+        pytest.skip(f"no time dev sets under {SHARED}")
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_devset_floor(sets: dict, name: str) -> None:
+    if name not in sets:
+        pytest.skip(f"{name} missing")
+    sc = score(sets[name], extract_predictor())
+    f1, point, rng = FLOORS[name]
+    assert sc.span_f1 >= f1, sc.summary()
+    assert sc.point_acc >= point, sc.summary()
+    assert sc.range_acc >= rng, sc.summary()
+
+
+def test_extractor_set_has_no_false_times_on_negatives(sets: dict) -> None:
+    """The JioNLP extractor cases with no time in them must give no time."""
+    predict = extract_predictor()
+    from nlp.devset import _case_now
+
+    bad = []
+    for case in sets.get("jionlp_time_extractor", []):
+        if case["spans"]:
+            continue
+        now, tz = _case_now(case)
+        got = [p for p in predict(case["text"], now, tz)]
+        if got:
+            bad.append(case["text"])
+    assert len(bad) <= 2, bad
