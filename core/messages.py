@@ -42,6 +42,9 @@ class ChatMessage(BaseModel):
     quoted_sent_at: datetime | None = None
     quoted_message_id: str | None = None
     customer_hint: str | None = None
+    # True when the message was addressed to the bot: a 1:1 chat with it, an @-mention, a quote-reply to it.
+    # Addressed messages may be commands; other traffic only arrives from conversations bound to a customer.
+    addressed: bool = False
     reply_handle: dict[str, Any] | None = None
     raw: dict[str, Any] | None = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from core.messages import ActionInvocation, ApprovalEvent, ChatMessage, Reply
+from core.messages import ActionInvocation, ApprovalEvent, ChatMessage, CommandInvocation, Reply
 
 
 class InboundHandler(Protocol):
@@ -17,6 +17,11 @@ class InboundHandler(Protocol):
         """A chat message addressed to the bot, a capture, or traffic of a bound conversation.
 
         Returns the reply to show the sender (rendered by the adapter), or None for nothing."""
+
+    def on_command(self, inv: CommandInvocation) -> Reply:
+        """A command invoked through a platform's own command mechanism (e.g. Slack's slash command).
+
+        Commands typed as text ("@bot 漏斗") arrive through `on_message` with ``addressed=True``."""
 
     def on_action(self, action: ActionInvocation) -> Reply | None:
         """A button pressed on something the bot sent (ack, snooze, undo, choose a customer…)."""
