@@ -5,6 +5,7 @@ config/rules.yaml) is the scan's `lead_untouched` rule; touching the lead resolv
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -73,3 +74,21 @@ def touch_lead(session: Session, actor: Member, lead_ref: str | int, now: dateti
         session.add(lead)
         _audit(session, actor, "lead.touch", "lead", lead.id, None, now.isoformat(), now)
     return lead
+
+
+def lead_json(session: Session, lead: Lead) -> dict[str, Any]:
+    from config.settings import get_settings
+    from core.timeutil import iso, parse_tz
+
+    tz = parse_tz(get_settings().timezone)
+    owner = session.get(Member, lead.owner_id) if lead.owner_id else None
+    return {
+        "id": f"L{lead.id}",
+        "source": lead.source,
+        "company": lead.company,
+        "contact": lead.contact,
+        "owner": owner.name if owner else None,
+        "priority": lead.priority,
+        "received_at": iso(lead.received_at, tz),
+        "first_touch_at": iso(lead.first_touch_at, tz),
+    }
