@@ -1,12 +1,12 @@
 """The rules file (config/rules.yaml, DESIGN §5): its schema and a loader whose errors name the line.
 
-``get_rules()`` loads and validates once per process; ``LOOPKEEPER_RULES_FILE`` points at another file.
+``get_rules()`` loads and validates once per process; ``LOOPKEEPER_RULES_FILE`` (settings.rules_file)
+points at another file.
 A mistake raises :class:`RulesError` with ``file:line: field: problem`` for every problem found.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, time
 from functools import lru_cache
@@ -287,7 +287,11 @@ def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
 
 
 def load_rules(path: Path | str | None = None) -> Rules:
-    p = Path(path) if path else Path(os.environ.get("LOOPKEEPER_RULES_FILE") or DEFAULT_RULES_FILE)
+    if path is None:
+        from config.settings import get_settings
+
+        path = get_settings().rules_file or DEFAULT_RULES_FILE
+    p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

@@ -24,6 +24,8 @@ class WorkCalendar:
     country: str = "CN"
     extra_holidays: frozenset[date] = field(default_factory=frozenset)
     extra_workdays: frozenset[date] = field(default_factory=frozenset)
+    #: the team's zone: working days are counted on its dates (None: the zone of the datetime given)
+    tz: tzinfo | None = None
 
     def _source(self, year: int) -> holidays.HolidayBase | None:
         return _country_calendar(self.country, year)
@@ -47,7 +49,7 @@ class WorkCalendar:
 
         Counting starts the day after ``start``; a start on a non-working day counts from the next one.
         """
-        current = start
+        current = start.astimezone(self.tz) if self.tz is not None else start
         remaining = days
         while remaining > 0:
             current = current + timedelta(days=1)
@@ -143,15 +145,17 @@ def team_context(rules: Rules, team: TeamRules | None = None) -> TeamContext:
     overrides = (team.calendar_overrides if team and team.calendar_overrides else None) or (
         rules.calendar_overrides
     )
+    tz = parse_tz((team.timezone if team and team.timezone else None) or d.timezone)
     cal = WorkCalendar(
         country=(team.calendar if team and team.calendar else None) or d.calendar,
         extra_holidays=frozenset(overrides.holidays),
         extra_workdays=frozenset(overrides.workdays),
+        tz=tz,
     )
     quiet = (team.quiet_hours if team and team.quiet_hours else None) or d.quiet_hours
     return TeamContext(
         name=team.name if team else "default",
-        tz=parse_tz((team.timezone if team and team.timezone else None) or d.timezone),
+        tz=tz,
         calendar=cal,
         quiet_start=hhmm(quiet.start),
         quiet_end=hhmm(quiet.end),

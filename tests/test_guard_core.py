@@ -308,3 +308,29 @@ def test_post_api_leads_is_token_protected(team: None, monkeypatch: pytest.Monke
         "/api/leads", json={"source": "x"}, headers={"Authorization": "Bearer s3cret-token-value"}
     )
     assert bad.status_code == 422
+
+
+def test_a_bad_rules_file_stops_the_web_process_at_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.app import create_app
+    from tests.conftest import reset_process_state
+
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        (
+            "stages:\n  - name: 线索\nsla:\n  - id: x\n    condition: lead_untouched\n"
+            "    threshold: {minutes: -5}\n    notify: [owner]\n"
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("LOOPKEEPER_RULES_FILE", str(bad))
+    reset_process_state()
+    try:
+        with pytest.raises(
+            RulesError, match=rf"{bad}:6: sla.0.threshold.minutes: Input should be greater than or equal to 0"
+        ):
+            create_app()
+    finally:
+        monkeypatch.delenv("LOOPKEEPER_RULES_FILE")
+        reset_process_state()

@@ -289,3 +289,22 @@ def test_repeated_and_concurrent_scans_create_nothing_twice(team: None) -> None:
     assert first[0] == 4
     assert run_scan(now) == (0, 0)
     assert _counts() == first
+
+
+def test_two_scanner_processes_on_one_sqlite_file_create_nothing_twice(team: None, db: str) -> None:
+    """Two `loopkeeper scan` processes at once, like two beat processes by mistake."""
+    import os
+    import subprocess
+    import sys
+
+    add_todo("小周", t(2026, 11, 23, 18, 0))
+    add_todo("小陈", t(2026, 11, 24, 18, 0), customer_name="苏州戊己医疗")
+    add_activity("宁波丙丁电子", t(2026, 11, 20, 10, 0))
+    env = {**os.environ, "LOOPKEEPER_DATABASE_URL": db}
+    cmd = [sys.executable, "-m", "bot.cli", "scan", "--now", "2026-11-26T10:00:00+08:00"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    raised = [int(o.decode().split(": ")[1].split(" ")[0]) for o, _ in outs]
+    assert sum(raised) == 3  # between them each alert was raised once
+    assert _counts()[0] == 3
