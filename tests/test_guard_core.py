@@ -172,25 +172,36 @@ def test_morning_digest_per_manager_once_per_working_day(team: None) -> None:
     from core.policies import publish_policy
 
     add_todo("小周", t(2026, 11, 30, 18, 0), title="回访甲乙")
+    add_todo("小陈", t(2026, 11, 27, 18, 0), title="寄合同", customer_name="苏州戊己医疗")
+    run_scan(t(2026, 11, 27, 18, 1))
+    run_scan(t(2026, 11, 30, 18, 1))  # 寄合同 escalated to 王经理 (1 working day)
+    [escalated] = [a for a in alerts("todo.overdue") if a.escalation_step == 1]
     add_meeting("苏州戊己医疗", t(2026, 12, 1, 14, 0), owner="小陈")
     with session_scope() as s:
         publish_policy(s, member(s, "林总监"), "新价格表", "...", t(2026, 11, 30, 9, 0))
+
+    def digests(day: str) -> list[Notice]:
+        with session_scope() as s:
+            rows = s.exec(select(Notice).where(Notice.kind == "digest")).all()
+            return [n for n in rows if n.idempotency_key.endswith(":" + day)]
+
     run_scan(t(2026, 12, 1, 8, 29))
-    with session_scope() as s:
-        assert s.exec(select(Notice).where(Notice.kind == "digest")).all() == []
+    assert digests("2026-12-01") == []
     run_scan(t(2026, 12, 1, 8, 30))
     run_scan(t(2026, 12, 1, 8, 31))
     with session_scope() as s:
-        digests = s.exec(select(Notice).where(Notice.kind == "digest")).all()
-        by = {d.recipient_id: d for d in digests}
+        by = {d.recipient_id: d for d in digests("2026-12-01")}
+        assert len(by) == len(digests("2026-12-01")) == 2  # once per manager per day
         assert set(by) == {member(s, "王经理").id, member(s, "林总监").id}
         body = by[member(s, "王经理").id].body or ""
         assert "回访甲乙" in body and "14:00 苏州戊己医疗 visit" in body
         assert "新价格表：小周、小陈" in body
-        assert by[member(s, "王经理").id].idempotency_key == f"digest:{member(s, '王经理').id}:2026-12-01"
+        assert f"- A{escalated.id} 小陈 · 待办已逾期" in body
+        assert by[member(s, "王经理").id].created_at == t(2026, 12, 1, 8, 30)
     run_scan(t(2026, 12, 5, 9, 0))  # Saturday: no digest
-    with session_scope() as s:
-        assert len(s.exec(select(Notice).where(Notice.kind == "digest")).all()) == 2
+    assert digests("2026-12-05") == []
+    run_scan(t(2026, 12, 7, 23, 0))  # Monday, but in the quiet hours
+    assert digests("2026-12-07") == []
 
 
 # --- rules file --------------------------------------------------------------------------------------

@@ -308,3 +308,40 @@ def test_two_scanner_processes_on_one_sqlite_file_create_nothing_twice(team: Non
     raised = [int(o.decode().split(": ")[1].split(" ")[0]) for o, _ in outs]
     assert sum(raised) == 3  # between them each alert was raised once
     assert _counts()[0] == 3
+
+
+def test_quiet_hours_follow_the_recipients_team_time_zone(team: None) -> None:
+    from config.rules import get_rules
+    from core.models import Member
+    from core.scan import scan
+
+    rules = get_rules().model_copy(
+        update={
+            "teams": [
+                *get_rules().teams,
+                get_rules()
+                .teams[0]
+                .model_copy(
+                    update={
+                        "name": "NYC",
+                        "timezone": "America/New_York",
+                        "calendar": "US",
+                        "regions": ["US-East"],
+                    }
+                ),
+            ]
+        }
+    )
+    with session_scope() as s:
+        zhou = s.exec(select(Member).where(Member.name == "小周")).one()
+        zhou.region = "US-East"  # 小周 now works from New York; his manager stays in Shanghai
+        s.add(zhou)
+        create_lead(s, source="web", company="纽约线索", now=t(2026, 11, 25, 11, 0), owner=zhou)
+    now = t(2026, 11, 25, 11, 15)  # 22:15 in New York (EST), 11:15 in Shanghai
+    with session_scope() as s:
+        scan(s, now, rules)
+    [a] = alerts("lead.first_touch")
+    assert [(n, held) for n, _, _, held in notices_of(a.id or 0)] == [
+        ("小周", t(2026, 11, 25, 21, 0)),  # held until 08:00 in New York = 21:00 Shanghai
+        ("王经理", None),  # Shanghai daytime: sent at once
+    ]
