@@ -8,7 +8,7 @@ through core.alerts; each also knows what resolves its alerts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -38,41 +38,55 @@ def _member(session: Session, member_id: int | None) -> Member | None:
     return session.get(Member, member_id) if member_id else None
 
 
-def first_activity(session: Session, customer_id: int) -> datetime | None:
-    return session.exec(
-        select(func.min(Activity.occurred_at)).where(Activity.customer_id == customer_id)
-    ).first()
+Bounds = dict[int, tuple[datetime, datetime]]
 
 
-def last_activity(session: Session, customer_id: int) -> datetime | None:
-    return session.exec(
-        select(func.max(Activity.occurred_at)).where(Activity.customer_id == customer_id)
-    ).first()
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    # func.min/max over the custom type come back raw on SQLite: make them aware UTC again
+def _aware(dt: datetime | str | None) -> datetime | None:
+    # MIN/MAX over the custom column type come back raw on SQLite: make them aware UTC again
     if dt is None:
         return None
     if isinstance(dt, str):
         dt = datetime.fromisoformat(dt)
-    from datetime import UTC
-
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def stage_clock(session: Session, subject: Customer | Opportunity) -> datetime | None:
+def activity_bounds(session: Session) -> Bounds:
+    """First and last activity per customer, in one grouped query per scan."""
+    rows = session.exec(
+        select(Activity.customer_id, func.min(Activity.occurred_at), func.max(Activity.occurred_at)).group_by(
+            col(Activity.customer_id)
+        )
+    ).all()
+    out: Bounds = {}
+    for cid, first, last in rows:
+        f, la = _aware(first), _aware(last)
+        if f is not None and la is not None:
+            out[cid] = (f, la)
+    return out
+
+
+def _first(bounds: Bounds, customer_id: int) -> datetime | None:
+    b = bounds.get(customer_id)
+    return b[0] if b else None
+
+
+def _last(bounds: Bounds, customer_id: int) -> datetime | None:
+    b = bounds.get(customer_id)
+    return b[1] if b else None
+
+
+def stage_clock(subject: Customer | Opportunity, bounds: Bounds) -> datetime | None:
     """Since when the subject has been in its stage: the recorded entry, else (a customer imported
     without ``stage_since``) its first activity; None when nothing tells."""
     if isinstance(subject, Opportunity):
-        return subject.stage_entered_at or _aware(first_activity(session, subject.customer_id))
-    return subject.stage_since or _aware(first_activity(session, subject.id or 0))
+        return subject.stage_entered_at or _first(bounds, subject.customer_id)
+    return subject.stage_since or _first(bounds, subject.id or 0)
 
 
-def level_clock(session: Session, subject: Customer | Opportunity) -> datetime | None:
+def level_clock(subject: Customer | Opportunity, bounds: Bounds) -> datetime | None:
     if isinstance(subject, Opportunity):
-        return subject.level_entered_at or _aware(first_activity(session, subject.customer_id))
-    return subject.level_since or _aware(first_activity(session, subject.id or 0))
+        return subject.level_entered_at or _first(bounds, subject.customer_id)
+    return subject.level_since or _first(bounds, subject.id or 0)
 
 
 def deal_subjects(session: Session) -> list[tuple[str, Customer | Opportunity, Customer]]:
@@ -135,6 +149,7 @@ def lead_untouched(session: Session, r: al.ScanResult, rules: Rules, rule: SlaRu
 
 def stage_unchanged(session: Session, r: al.ScanResult, rules: Rules, rule: SlaRule, now: datetime) -> None:
     subjects = deal_subjects(session)
+    bounds = activity_bounds(session)
     by_key = {(t, s.id): (s, c) for t, s, c in subjects}
     for a in al.live_alerts(session, [rule.id]):
         found = by_key.get((a.subject_type, a.subject_id))
@@ -142,27 +157,28 @@ def stage_unchanged(session: Session, r: al.ScanResult, rules: Rules, rule: SlaR
             al.resolve(session, r, a, now)
             continue
         subj, cust = found
-        since = stage_clock(session, subj)
-        moved = since is None or (a.due_at is not None and since > a.created_at)
-        active = _aware(last_activity(session, cust.id or 0))
+        since = stage_clock(subj, bounds)
+        moved = since is None or since > a.created_at
+        active = _last(bounds, cust.id or 0)
         if moved or (active is not None and active > a.created_at):
             al.resolve(session, r, a, now)
+    resolved: dict[tuple[str, int], datetime] = {}
+    for stype, sid, at in session.exec(
+        select(Alert.subject_type, Alert.subject_id, func.max(Alert.resolved_at))
+        .where(Alert.rule == rule.id, col(Alert.resolved_at).is_not(None))
+        .group_by(col(Alert.subject_type), col(Alert.subject_id))
+    ).all():
+        when = _aware(at)
+        if when is not None:
+            resolved[(stype, sid)] = when
     for stype, subj, cust in subjects:
         if not subj.stage:
             continue
-        since = stage_clock(session, subj)
+        since = stage_clock(subj, bounds)
         if since is None:
             continue
         # after an alert was resolved by new activity, the clock restarts from that moment
-        last_resolved = session.exec(
-            select(func.max(Alert.resolved_at)).where(
-                Alert.rule == rule.id,
-                Alert.subject_type == stype,
-                Alert.subject_id == subj.id,
-                col(Alert.resolved_at).is_not(None),
-            )
-        ).first()
-        last_resolved = _aware(last_resolved)
+        last_resolved = resolved.get((stype, subj.id or 0))
         start = max(since, last_resolved) if last_resolved else since
         owner = _member(session, _owner_id(subj, cust))
         ctx = context_for_member(session, owner, rules)
@@ -277,19 +293,20 @@ def _acked(session: Session, rule_id: str) -> list[Alert]:
 
 def level_unchanged(session: Session, r: al.ScanResult, rules: Rules, rule: SlaRule, now: datetime) -> None:
     subjects = deal_subjects(session)
+    bounds = activity_bounds(session)
     by_key = {(t, s.id): (s, c) for t, s, c in subjects}
     for a in al.live_alerts(session, [rule.id]):
         found = by_key.get((a.subject_type, a.subject_id))
         if found is None or found[0].level != rule.deal_level:
             al.resolve(session, r, a, now)
             continue
-        active = _aware(last_activity(session, found[1].id or 0))
+        active = _last(bounds, found[1].id or 0)
         if active is not None and active > a.created_at:
             al.resolve(session, r, a, now)
     for stype, subj, cust in subjects:
         if subj.level != rule.deal_level:
             continue
-        since = level_clock(session, subj)
+        since = level_clock(subj, bounds)
         if since is None:
             continue
         owner = _member(session, _owner_id(subj, cust))

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from config.rules import RulesError, load_rules, parse_rules
 from core.db import session_scope
-from core.models import Attachment, AuditEvent, Notice, PolicyAck, PolicyApplication
+from core.models import Attachment, AuditEvent, Notice, PolicyAck, PolicyApplication, Todo
 from core.scope import NotAllowed
 from core.stages import EvidenceMissing, change_level, change_stage
 from tests.guard_helpers import (
@@ -103,7 +103,7 @@ def test_stage_change_is_scoped_and_resolves_the_stale_alert(team: None) -> None
         change_stage(s, member(s, "王经理"), customer(s, "杭州甲乙贸易"), "线索", t(2026, 11, 25, 11, 0))
     assert [a.state for a in alerts("stage.stale")] == ["resolved"]
     with session_scope() as s:
-        [todo] = s.exec(select(__import__("core.models").models.Todo)).all()
+        [todo] = s.exec(select(Todo)).all()
         assert todo.status == "done"  # the "explain the delay" todo is settled by the stage change
 
 
