@@ -9,6 +9,7 @@ Quiet hours 22:00–08:00 Asia/Shanghai (config/rules.yaml defaults).
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -345,3 +346,57 @@ def test_quiet_hours_follow_the_recipients_team_time_zone(team: None) -> None:
         ("小周", t(2026, 11, 25, 21, 0)),  # held until 08:00 in New York = 21:00 Shanghai
         ("王经理", None),  # Shanghai daytime: sent at once
     ]
+
+
+@pytest.fixture
+def pg_team(pg_db: str, tmp_path: Path) -> None:
+    setup(tmp_path)
+
+
+def test_concurrent_scans_on_postgresql_create_nothing_twice(pg_team: None) -> None:
+    """PostgreSQL has no BEGIN IMMEDIATE: the two scans really overlap, and the UNIQUE dedup keys with
+    ON CONFLICT DO NOTHING (plus the conditional UPDATE of an escalation step) keep them apart."""
+    from core.scan import scan
+
+    add_todo("小周", t(2026, 11, 23, 18, 0))
+    add_todo("小陈", t(2026, 11, 24, 18, 0), customer_name="苏州戊己医疗")
+    add_activity("宁波丙丁电子", t(2026, 11, 20, 10, 0))
+    with session_scope() as s:
+        create_lead(s, source="web", company="并发线索", now=t(2026, 11, 26, 9, 0))
+    errors: list[BaseException] = []
+
+    def scan_twice_at(now: datetime) -> None:
+        barrier = threading.Barrier(2)
+
+        def worker() -> None:
+            try:
+                barrier.wait()
+                with session_scope() as s:
+                    scan(s, now)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+
+    scan_twice_at(t(2026, 11, 26, 10, 0))
+    assert not errors
+    assert _counts()[0] == 4
+    scan_twice_at(t(2026, 11, 27, 10, 0))  # the manager step of both overdue todos, once each
+    assert not errors
+    for a in alerts("todo.overdue"):
+        assert [(n, step) for n, step, *_ in notices_of(a.id or 0)] == [
+            (a_owner(a.recipient_id), 0),
+            ("王经理", 1),
+        ]
+
+
+def a_owner(member_id: int | None) -> str:
+    from core.models import Member
+
+    with session_scope() as s:
+        m = s.get(Member, member_id)
+        return m.name if m else "?"
