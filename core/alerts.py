@@ -37,6 +37,14 @@ class ScanResult:
     todos: int = 0
     digests: int = 0
     alert_ids: list[int] = field(default_factory=list)
+    #: dedup keys already in the database, per rule, read once per pass (the UNIQUE column still decides)
+    known: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _known(session: Session, result: ScanResult, rule_id: str) -> set[str]:
+    if rule_id not in result.known:
+        result.known[rule_id] = set(session.exec(select(Alert.dedup_key).where(Alert.rule == rule_id)).all())
+    return result.known[rule_id]
 
 
 def dedup_key(rule_id: str, subject_type: str, subject_id: int, period: str) -> str:
@@ -100,6 +108,9 @@ def raise_alert(
     now: datetime,
 ) -> Alert | None:
     """Raise ``rule`` for one subject and period; None when that alert already exists (any state)."""
+    key = dedup_key(rule.id, subject_type, subject_id, period)
+    if key in _known(session, result, rule.id):
+        return None
     notify_members = [m for m in (resolve_role(session, r, person) for r in rule.notify) if m is not None]
     copy_members = [m for m in (resolve_role(session, r, person) for r in rule.copy_to) if m is not None]
     first = notify_members[0] if notify_members else (copy_members[0] if copy_members else None)
@@ -112,7 +123,7 @@ def raise_alert(
         "customer_id": customer_id,
         "recipient_id": first.id if first else None,
         "level": rule.level,
-        "dedup_key": dedup_key(rule.id, subject_type, subject_id, period),
+        "dedup_key": key,
         "title": title,
         "body": body,
         "state": "open",
@@ -122,6 +133,7 @@ def raise_alert(
         "next_escalation_at": next_at,
     }
     alert_id = insert_ignore(session, Alert, values, ["dedup_key"])
+    _known(session, result, rule.id).add(key)
     if alert_id is None:
         return None
     alert = session.get(Alert, alert_id)
