@@ -245,28 +245,39 @@ class StreamClient(DingTalkStreamClient):
         self._last_activity = loop.time()
         self._reconnect.clear()
         pinger = loop.create_task(self._keepalive(ws))
-        tick = min(1.0, self.idle_timeout / 4)
+        stopped = loop.create_task(stop.wait())
+        asked = loop.create_task(self._reconnect.wait())
+        recv: asyncio.Task[Any] | None = None
         try:
             while True:
-                if stop.is_set():
-                    return "stopped"
-                if self._reconnect.is_set():
-                    return "disconnect requested"
-                if loop.time() - self._last_activity > self.idle_timeout:
+                remaining = self.idle_timeout - (loop.time() - self._last_activity)
+                if remaining <= 0:
                     log.warning("no frame from DingTalk for %.0f s; reconnecting", self.idle_timeout)
                     return "watchdog"
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout=tick)
-                except TimeoutError:
-                    continue
-                except websockets.ConnectionClosed:
-                    return "closed"
-                self._last_activity = loop.time()
-                self.spawn(self._frame(raw))
+                if recv is None:
+                    recv = loop.create_task(ws.recv())
+                done, _ = await asyncio.wait(
+                    {recv, stopped, asked}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                if stopped in done:
+                    return "stopped"
+                if asked in done:
+                    return "disconnect requested"
+                if recv in done:
+                    task, recv = recv, None
+                    try:
+                        raw = task.result()
+                    except websockets.ConnectionClosed:
+                        return "closed"
+                    self._last_activity = loop.time()
+                    self.spawn(self._frame(raw))
         finally:
-            pinger.cancel()
-            with contextlib.suppress(BaseException):
-                await pinger
+            for t in (pinger, stopped, asked, recv):
+                if t is not None:
+                    t.cancel()
+            await asyncio.gather(
+                *(t for t in (pinger, stopped, asked, recv) if t is not None), return_exceptions=True
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, serve, reconnect with jittered backoff until `stop` is set; then drain."""

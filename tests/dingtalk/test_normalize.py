@@ -155,7 +155,7 @@ def test_unusable_payload(missing: str) -> None:
         robot_message(p, received_at=NOW)
 
 
-# --- approvals --------------------------------------------------------------------------------------
+# --- approvals ------------------------------------------------------------
 
 
 def test_documented_instance_change_stream_body() -> None:
