@@ -37,6 +37,7 @@ async def _main() -> None:
         client_secret=settings.client_secret.get_secret_value(),
         api_url=settings.api_url,
         idle_timeout=settings.stream_idle_seconds,
+        start_jitter=settings.stream_start_jitter,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

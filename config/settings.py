@@ -86,6 +86,8 @@ class DingTalkSettings(_Platform):
     public_url: str | None = None
     #: stream watchdog: reconnect when neither a frame nor a pong arrived for this many seconds
     stream_idle_seconds: float = 75.0
+    #: random delay before the first connection, so replicas restarted together spread their connects
+    stream_start_jitter: float = 5.0
 
     @field_validator("mode")
     @classmethod

@@ -48,6 +48,9 @@ from integrations.dingtalk.client import API_BASE
 from integrations.dingtalk.normalize import PayloadError
 
 log = logging.getLogger("loopkeeper.dingtalk.stream")
+# the SDK logs whole frames (message text) at WARNING for topics it does not route, e.g. every `ping`
+_sdk_log = logging.getLogger("loopkeeper.dingtalk.sdk")
+_sdk_log.setLevel(logging.ERROR)
 
 OPEN_PATH = "/v1.0/gateway/connections/open"
 Spawn = Callable[[Coroutine[Any, Any, Any]], None]
@@ -150,7 +153,7 @@ class StreamClient(DingTalkStreamClient):
         connect: Callable[[str], Any] | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(Credential(client_id, client_secret), logger=log)
+        super().__init__(Credential(client_id, client_secret), logger=_sdk_log)
         self.api_base = (api_url or API_BASE).rstrip("/")
         self.idle_timeout = idle_timeout
         self.ping_interval = ping_interval
@@ -297,6 +300,7 @@ class StreamClient(DingTalkStreamClient):
                     self.websocket = ws
                     self.connections += 1
                     backoff = 1.0
+                    log.info("stream connected (connection %d)", self.connections)
                     reason = await self._serve(ws, stop)
                     log.info("stream connection ended: %s", reason)
             except (OSError, websockets.WebSocketException, TimeoutError) as exc:

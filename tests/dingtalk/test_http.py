@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 import pytest
@@ -235,3 +236,32 @@ def test_reply_buttons_link_to_signed_actions(fake: FakeServer, db: str) -> None
     param = json.loads(send.json["msgParam"])
     assert (param["actionTitle1"], param["actionTitle2"]) == ("完成 Done", "撤销")
     assert adapter.links.verify(param["actionURL1"].split("token=")[1]) == ("todo:5:done", "dt-zhou")
+
+
+def test_web_app_mounts_the_dingtalk_routes(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.app import create_app
+    from config.settings import reset_settings
+
+    monkeypatch.setenv("LOOPKEEPER_DINGTALK__CLIENT_ID", APP_KEY)
+    monkeypatch.setenv("LOOPKEEPER_DINGTALK__CLIENT_SECRET", APP_SECRET)
+    monkeypatch.setenv("LOOPKEEPER_DINGTALK__MODE", "http")
+    reset_settings()
+    try:
+        c = TestClient(create_app())
+        assert c.post("/dingtalk/robot", json=robot_payload("hi")).status_code == 401  # unsigned
+        assert (
+            c.post(
+                "/dingtalk/robot", content=b"{", headers=signed_headers(ts_ms=int(time.time() * 1000))
+            ).status_code
+            == 400
+        )
+        assert c.post("/dingtalk/events", json={"encrypt": "x"}).status_code == 503  # no event token/AES key
+        assert c.get("/dingtalk/action", params={"token": "x.y"}).status_code == 403
+    finally:
+        reset_settings()
+
+
+def test_web_app_without_dingtalk_has_no_dingtalk_routes(db: str) -> None:
+    from bot.app import create_app
+
+    assert TestClient(create_app()).post("/dingtalk/robot", json={}).status_code == 404
