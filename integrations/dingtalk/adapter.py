@@ -133,9 +133,13 @@ class DingTalkAdapter:
         if private:
             return self._direct(staff, reply, member_links)
         links: LinkFor = no_links if group else member_links  # a group click is no one member's
-        webhook, expires = handle.get("session_webhook"), handle.get("session_webhook_expires_ms")
+        webhook = handle.get("session_webhook")
+        try:
+            expires = int(handle.get("session_webhook_expires_ms") or 0)
+        except (TypeError, ValueError):
+            expires = 0
         now_ms = self.clock().timestamp() * 1000
-        if webhook and expires and int(expires) > now_ms + SESSION_MARGIN_MS:
+        if webhook and expires > now_ms + SESSION_MARGIN_MS:
             try:
                 self.client.send_session(webhook, webhook_body(reply, links))
                 return "session"

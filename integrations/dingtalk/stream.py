@@ -303,7 +303,7 @@ class StreamClient(DingTalkStreamClient):
                     log.info("stream connected (connection %d)", self.connections)
                     reason = await self._serve(ws, stop)
                     log.info("stream connection ended: %s", reason)
-            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            except Exception as exc:  # never let one bad connection end the process (honcho stops them all)
                 log.warning("stream connection failed: %s", type(exc).__name__)
                 await _sleep_unless(stop, backoff + random.uniform(0, backoff))
                 backoff = min(backoff * 2, self.max_backoff)

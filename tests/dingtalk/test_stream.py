@@ -441,3 +441,25 @@ def test_refused_open_is_retried_with_backoff(fake: FakeServer, db: str, status:
     asyncio.run(go())
     # first attempt at once, the next only after a backoff of at least one second
     assert len(fake.calls_to("/v1.0/gateway/connections/open")) == 1 and client.connections == 0
+
+
+def test_a_failing_connection_never_ends_the_client(fake: FakeServer, db: str) -> None:
+    _open_route(fake)
+    attempts: list[str] = []
+
+    def connect(uri: str) -> FakeWS:
+        attempts.append(uri)
+        raise RuntimeError("TLS handshake went wrong")
+
+    client = make_client(make_adapter(RecordingHandler(), fake), fake, connect=connect)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(client.run(stop))
+        await asyncio.sleep(0.3)
+        assert not task.done()  # still trying, backing off
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(go())
+    assert len(attempts) == 1 and client.connections == 0
