@@ -168,8 +168,8 @@ class DingTalkAdapter:
         occurred_ms: Any = None,
         corp_id: str | None = None,
     ) -> str:
-        """ "processed", "duplicate" or "ignored" (not an approval event). Raises when the handler fails,
-        after forgetting the event, so DingTalk's redelivery is processed."""
+        """Returns "processed", "duplicate" or "ignored" (not an approval event). Raises when the
+        handler fails, after forgetting the event, so DingTalk's redelivery is processed."""
         event = approval_event(
             event_type,
             data,
