@@ -463,3 +463,18 @@ def test_a_failing_connection_never_ends_the_client(fake: FakeServer, db: str) -
 
     asyncio.run(go())
     assert len(attempts) == 1 and client.connections == 0
+
+
+@pytest.mark.parametrize("text", [" 帮助", "@loopkeeper 帮助", " /help", "@loopkeeper\u2005/HELP capture"])
+def test_group_commands_in_the_shapes_dingtalk_delivers(
+    bot_adapter: DingTalkAdapter, fake: FakeServer, text: str
+) -> None:
+    """DingTalk strips the bot's own @-mention from text.content (leaving a leading space); some clients keep
+    it. Either way the shared registry sees the command."""
+    asyncio.run(_route(make_client(bot_adapter, fake), callback_frame(robot_payload(text))))
+    [send] = fake.calls_to("/v1.0/robot/oToMessages/batchSend")
+    assert (
+        "帮助" in json.loads(send.json["msgParam"])["title"]
+        or "commands" in json.loads(send.json["msgParam"])["title"]
+    )
+    assert _inbox() == []
