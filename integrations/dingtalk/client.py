@@ -38,7 +38,8 @@ BATCH_SEND_PATH = "/v1.0/robot/oToMessages/batchSend"
 THROTTLED_ERRCODES = frozenset({130101, 90030, 410100})
 THROTTLE_SECONDS = 600.0  # DingTalk throttles an over-limit robot for 10 minutes
 TOKEN_MARGIN = 300  # renew the access token 5 minutes before it expires
-#: custom robots and the app robot are limited per robot: 20 messages per minute
+#: 20 messages per minute per robot: documented for custom group robots; applied to the app robot too
+#: (its per-API limits are unpublished)
 RATE_LIMIT = (20, 60.0)
 
 
