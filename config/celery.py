@@ -52,6 +52,7 @@ def make_celery() -> Celery:
             "sweep-inbox": {"task": "core.tasks.sweep_inbox", "schedule": 15.0},
             "rules-scan": {"task": "core.tasks.scan_rules", "schedule": 60.0},
             "deliver-outbox": {"task": "bot.tasks.deliver_pending", "schedule": 10.0},
+            "purge-seen": {"task": "core.tasks.purge_seen", "schedule": 3600.0},
         },
     )
     return app

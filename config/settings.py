@@ -81,6 +81,13 @@ class DingTalkSettings(_Platform):
     event_aes_key: SecretStr | None = None
     api_url: str | None = None  # one override for both api.dingtalk.com and oapi.dingtalk.com
     mode: str = "stream"
+    #: where DingTalk users reach the web process (https://HOST); ActionCard buttons link to
+    #: {public_url}/dingtalk/action?token=… — without it messages carry no buttons
+    public_url: str | None = None
+    #: stream watchdog: reconnect when neither a frame nor a pong arrived for this many seconds
+    stream_idle_seconds: float = 75.0
+    #: random delay before the first connection, so replicas restarted together spread their connects
+    stream_start_jitter: float = 5.0
 
     @field_validator("mode")
     @classmethod

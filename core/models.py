@@ -464,3 +464,14 @@ class Lead(SQLModel, table=True):
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 _ = (datetime, UTC)
+
+
+class InboundSeen(SQLModel, table=True):
+    """Keys of inbound deliveries already handled (platform event ids, message ids that are no inbox row,
+    such as a command), so a redelivered event has one effect. Written by `core.seen`."""
+
+    __table_args__ = (UniqueConstraint("platform", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    key: str
+    seen_at: datetime = dt_field(nullable=False, default_now=True, index=True)
