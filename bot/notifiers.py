@@ -34,7 +34,33 @@ def register(notifier: Notifier) -> None:
     _registry[notifier.platform] = notifier
 
 
+_configured = False
+
+
+def register_configured() -> None:
+    """Register the notifier of every platform whose credentials are set (once per process)."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    from config.settings import get_settings
+    from integrations.wecom.notifier import WeComNotifier
+    from integrations.wecom.service import client_from_settings
+
+    wecom = client_from_settings(get_settings())
+    if wecom is not None and "wecom" not in _registry:
+        register(WeComNotifier(wecom))
+
+
+def reset() -> None:
+    """Forget registered notifiers (tests change settings)."""
+    global _configured
+    _registry.clear()
+    _configured = False
+
+
 def notifier_for(platform: str | None) -> Notifier:
+    register_configured()
     if platform and platform in _registry:
         return _registry[platform]
     return _fallback
