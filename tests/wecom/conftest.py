@@ -119,5 +119,8 @@ def encrypt(
     root = ET.fromstring(out)
     enc = root.findtext("Encrypt") or ""
     params = {"msg_signature": root.findtext("MsgSignature") or "", "timestamp": str(ts), "nonce": nonce}
-    body = f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><AgentID><![CDATA[1000002]]></AgentID><Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
+    body = (
+        f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><AgentID><![CDATA[1000002]]></AgentID>"
+        f"<Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
+    )
     return Signed(params, body)

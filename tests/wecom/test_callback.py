@@ -200,7 +200,8 @@ def _approval_xml(sp_no: str, status: int, change: int, created: int) -> str:
         f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
         "<Event><![CDATA[sys_approval_change]]></Event><AgentID>3010040</AgentID><ApprovalInfo>"
         f"<SpNoStr><![CDATA[{sp_no}]]></SpNoStr><SpNo>{sp_no}</SpNo><SpName><![CDATA[差旅报销]]></SpName>"
-        f"<SpStatus>{status}</SpStatus><TemplateId><![CDATA[TPL-EXP]]></TemplateId><ApplyTime>{created - 60}</ApplyTime>"
+        f"<SpStatus>{status}</SpStatus><TemplateId><![CDATA[TPL-EXP]]></TemplateId>"
+        f"<ApplyTime>{created - 60}</ApplyTime>"
         "<Applyer><UserId><![CDATA[wm-zhou]]></UserId><Party><![CDATA[1]]></Party></Applyer>"
         f"<StatuChangeEvent>{change}</StatuChangeEvent></ApprovalInfo></xml>"
     )
