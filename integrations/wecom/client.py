@@ -58,7 +58,7 @@ class WeComClient:
         self.clock = clock
         self.http = http or httpx.Client(timeout=timeout)
         self._cache: dict[str, _Cached] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a ticket fetch takes the token inside the lock
 
     # -- plumbing --------------------------------------------------------------------------------------
     def _check(self, path: str, resp: httpx.Response) -> dict[str, Any]:

@@ -138,3 +138,17 @@ def test_session_tokens() -> None:
     forged = tok.replace(tok.split(".")[1], "d20tZGly")  # another userid, same mac
     with pytest.raises(BadSession):
         s.verify(forged, now=1030)
+
+
+@pytest.mark.timeout(20)
+def test_jsapi_tickets_fetch_the_token_and_are_cached(srv: FakeServer) -> None:
+    srv.route("GET", "/cgi-bin/get_jsapi_ticket", body={"errcode": 0, "ticket": "T1", "expires_in": 7200})
+    srv.route("GET", "/cgi-bin/ticket/get", body={"errcode": 0, "ticket": "T2", "expires_in": 7200})
+    client = _notifier(srv).client
+    assert (client.corp_jsapi_ticket(), client.agent_jsapi_ticket(), client.corp_jsapi_ticket()) == (
+        "T1",
+        "T2",
+        "T1",
+    )
+    assert srv.calls_to("/cgi-bin/ticket/get")[0].query["type"] == ["agent_config"]
+    assert len(srv.calls_to("/cgi-bin/get_jsapi_ticket")) == 1 and len(srv.calls_to("/cgi-bin/gettoken")) == 1
