@@ -93,7 +93,7 @@ def open_request(
         plain = crypto.verify_and_decrypt(sig, ts, nonce, encrypt)
     except CallbackCryptoError as exc:
         return None, refused(endpoint, exc.reason)
-    if replay.seen(f"req:{sig}:{ts}:{nonce}"):
+    if replay.seen(request_key(params)):
         return None, replayed(endpoint, "the same signed request")
     try:
         plain = plain if json_body else clean(plain)
@@ -102,6 +102,10 @@ def open_request(
     except UnsafeXML as exc:
         return None, refused(endpoint, exc.reason, 400)
     return plain, None
+
+
+def request_key(params: dict[str, str]) -> str:
+    return f"req:{params.get('msg_signature')}:{params.get('timestamp')}:{params.get('nonce')}"
 
 
 def replayed(endpoint: str, what: str) -> Outcome:

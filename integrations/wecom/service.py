@@ -30,6 +30,17 @@ def _secret(v: Any) -> str | None:
     return v.get_secret_value() if v is not None else None
 
 
+def _crypto(
+    token: str | None, aes: str | None, receive_id: str, window: float, name: str
+) -> CallbackCrypto | None:
+    if not (token and aes):
+        return None
+    try:
+        return CallbackCrypto(token, aes, receive_id, window=window)
+    except ValueError as exc:
+        raise ValueError(f"LOOPKEEPER_WECOM__{name}: {exc}") from exc
+
+
 def client_from_settings(settings: Settings) -> WeComClient | None:
     """The app's API client when CORP_ID and SECRET are set."""
     w = settings.wecom
@@ -57,9 +68,9 @@ class WeComService:
     def from_settings(cls, settings: Settings, handler: InboundHandler) -> WeComService:
         w = settings.wecom
         token, aes = _secret(w.token), _secret(w.encoding_aes_key)
-        cb = CallbackCrypto(token, aes, w.corp_id or "", window=w.callback_window) if token and aes else None
-        bt, bk = _secret(w.aibot_token), _secret(w.aibot_aes_key)
-        ab = CallbackCrypto(bt, bk, "", window=w.callback_window) if bt and bk else None
+        # the app's receive id is the corp id: without it the callback stays off (never "" like the bot's)
+        cb = _crypto(token, aes, w.corp_id, w.callback_window, "ENCODING_AES_KEY") if w.corp_id else None
+        ab = _crypto(_secret(w.aibot_token), _secret(w.aibot_aes_key), "", w.callback_window, "AIBOT_AES_KEY")
         secret = _secret(w.secret)
         client = client_from_settings(settings)
         key = derive_key(_secret(w.session_secret), secret, _secret(settings.api_token))
@@ -118,6 +129,7 @@ class WeComService:
         except Exception:
             # let WeCom's retry through the replay guard: nothing was handled
             self.replay.forget(callback.event_key(msg_id, plain))
+            self.replay.forget(callback.request_key(params))
             raise
         return out
 
@@ -178,7 +190,12 @@ class WeComService:
         if self.replay.seen(callback.event_key(msg.message_id, plain)):
             return callback.replayed("aibot", "msgid")
         out = Outcome(status=200, body="")
-        reply = self.handler.on_message(msg)
+        try:
+            reply = self.handler.on_message(msg)
+        except Exception:
+            self.replay.forget(callback.event_key(msg.message_id, plain))
+            self.replay.forget(callback.request_key(params))
+            raise
         job = self.reply_job(msg.sender.platform_user_id, reply)
         if job is not None:
             out.jobs.append(job)
