@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from core.models import Customer, CustomerPlatformContact
+from core.models import Conversation, Customer, CustomerPlatformContact
 
 
 def contact_customer(session: Session, platform: str, external_id: str) -> Customer | None:
@@ -39,3 +39,31 @@ def bind_contact(
     session.add(row)
     session.flush()
     return row
+
+
+def conversation_customer(session: Session, platform: str, conversation_id: str) -> Customer | None:
+    conv = session.exec(
+        select(Conversation).where(
+            Conversation.platform == platform, Conversation.conversation_id == conversation_id
+        )
+    ).first()
+    return session.get(Customer, conv.customer_id) if conv is not None and conv.customer_id else None
+
+
+def bind_conversation(
+    session: Session, platform: str, conversation_id: str, customer: Customer, *, external: bool
+) -> Conversation:
+    """Bind a (customer group) conversation to a customer, creating the conversation row if needed."""
+    conv = session.exec(
+        select(Conversation).where(
+            Conversation.platform == platform, Conversation.conversation_id == conversation_id
+        )
+    ).first()
+    if conv is None:
+        conv = Conversation(
+            platform=platform, conversation_id=conversation_id, kind="group", external=external
+        )
+    conv.customer_id = customer.id
+    session.add(conv)
+    session.flush()
+    return conv

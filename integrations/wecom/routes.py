@@ -33,6 +33,7 @@ class SaveIn(BaseModel):
     text: str
     customer: str | None = None
     external_userid: str | None = None
+    external_chat_id: str | None = None
     client_id: str | None = None
 
 
@@ -116,10 +117,12 @@ def build_router(svc: WeComService) -> APIRouter:
 
     @r.get("/sidebar/contact")
     def sidebar_contact(
-        external_userid: str | None = None, authorization: str | None = Header(default=None)
+        external_userid: str | None = None,
+        external_chat_id: str | None = None,
+        authorization: str | None = Header(default=None),
     ) -> dict[str, Any]:
         _guard(sidebar.authenticate, svc, authorization)
-        return sidebar.contact_info(svc, external_userid)
+        return sidebar.contact_info(svc, external_userid, external_chat_id)
 
     @r.post("/sidebar/preview")
     def sidebar_preview(body: PreviewIn, authorization: str | None = Header(default=None)) -> dict[str, Any]:
@@ -135,6 +138,7 @@ def build_router(svc: WeComService) -> APIRouter:
             who,
             text=body.text,
             external_userid=(body.external_userid or None),
+            external_chat_id=(body.external_chat_id or None),
             customer=body.customer,
             client_id=body.client_id,
         )

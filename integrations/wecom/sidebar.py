@@ -22,7 +22,12 @@ from core.db import session_scope
 from core.inbox import member_for
 from core.messages import ChatMessage, ConversationRef, Reply, Sender
 from core.models import Customer, Member
-from core.platform_contacts import bind_contact, contact_customer
+from core.platform_contacts import (
+    bind_contact,
+    bind_conversation,
+    contact_customer,
+    conversation_customer,
+)
 from core.timeutil import parse_tz
 from integrations.wecom.jssdk import BadSession, nonce, signature
 from integrations.wecom.service import WeComService
@@ -95,17 +100,22 @@ def jssdk_config(svc: WeComService, url: str) -> dict[str, Any]:
     }
 
 
-def contact_info(svc: WeComService, external_userid: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "external_userid": external_userid,
-        "customer": None,
-        "name": None,
-        "corp_name": None,
-    }
+def chat_conversation_id(chat_id: str) -> str:
+    return f"sidebar-chat:{chat_id}"
+
+
+def contact_info(
+    svc: WeComService, external_userid: str | None, external_chat_id: str | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"external_userid": external_userid, "customer": None, "name": None}
+    out["corp_name"] = None
     with session_scope() as session:
         out["customers"] = sorted(c.name for c in session.exec(_all_customers()).all())
         if external_userid:
             c = contact_customer(session, PLATFORM, external_userid)
+            out["customer"] = c.name if c else None
+        elif external_chat_id:
+            c = conversation_customer(session, PLATFORM, chat_conversation_id(external_chat_id))
             out["customer"] = c.name if c else None
     if external_userid and svc.client is not None:
         try:
@@ -156,31 +166,41 @@ def save(
     external_userid: str | None,
     customer: str | None,
     client_id: str | None,
+    external_chat_id: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Bind the external contact to the named customer (when it names exactly one) and capture the text."""
+    """Bind the external contact (or customer group) to the named customer when it names exactly one, and
+    capture the text."""
     text = _check_text(text)
     customer = (customer or "").strip() or None
     bound: str | None = None
     with session_scope() as session:
+        target: Customer | None = None
+        if customer:
+            hits = find_by_name(session, customer)
+            exact = [c for c in hits if name_key(c.name) == name_key(customer)]
+            target = exact[0] if len(exact) == 1 else (hits[0] if len(hits) == 1 else None)
+        existing: Customer | None = None
         if external_userid:
             existing = contact_customer(session, PLATFORM, external_userid)
-            target: Customer | None = None
-            if customer:
-                hits = find_by_name(session, customer)
-                exact = [c for c in hits if name_key(c.name) == name_key(customer)]
-                target = exact[0] if len(exact) == 1 else (hits[0] if len(hits) == 1 else None)
             if target is not None and (existing is None or existing.id != target.id):
                 bind_contact(session, PLATFORM, external_userid, target)
                 log.info("wecom external contact bound to a customer")
-            bound_customer = target or existing
-            bound = bound_customer.name if bound_customer else None
+        elif external_chat_id:
+            conv_id = chat_conversation_id(external_chat_id)
+            existing = conversation_customer(session, PLATFORM, conv_id)
+            if target is not None and (existing is None or existing.id != target.id):
+                bind_conversation(session, PLATFORM, conv_id, target, external=True)
+                log.info("wecom customer group bound to a customer")
+        bound_customer = target or existing
+        bound = bound_customer.name if bound_customer else None
     cid = client_id if client_id and _CLIENT_ID.match(client_id) else uuid.uuid4().hex
-    conv = (
-        ConversationRef(id=f"sidebar:{external_userid}", kind="direct", external=True)
-        if external_userid
-        else ConversationRef(id=f"sidebar-self:{who.user_id}", kind="direct", external=False)
-    )
+    if external_userid:
+        conv = ConversationRef(id=f"sidebar:{external_userid}", kind="direct", external=True)
+    elif external_chat_id:
+        conv = ConversationRef(id=chat_conversation_id(external_chat_id), kind="group", external=True)
+    else:
+        conv = ConversationRef(id=f"sidebar-self:{who.user_id}", kind="direct", external=False)
     msg = ChatMessage(
         platform=PLATFORM,
         message_id=f"sidebar:{cid}",
@@ -191,7 +211,7 @@ def save(
         intent="capture",  # a capture by construction: pasted text is never parsed as a command
         customer_hint=customer or bound,
         reply_handle={"touser": who.user_id, "via": "sidebar"},
-        raw={"via": "sidebar", "external_userid": external_userid},
+        raw={"via": "sidebar", "external_userid": external_userid, "external_chat_id": external_chat_id},
     )
     reply = svc.handler.on_message(msg) or Reply(title="已收到 Received", private=True)
     return {

@@ -116,7 +116,9 @@ window.wx = {
     if (name === 'getCurExternalContact') cb({err_msg: 'getCurExternalContact:ok', userId: 'wmEXT-JiaYi-1'});
     else if (name === 'getClipboardData')
       cb({err_msg: 'getClipboardData:ok', data: '他们仓库库存周转太慢，账期也太短'});
-    else if (name === 'getContext') cb({err_msg: 'getContext:ok', entry: 'single_chat_tools'});
+    else if (name === 'getContext')
+      cb({err_msg: 'getContext:ok', entry: window.__lkEntry || 'single_chat_tools'});
+    else if (name === 'getCurExternalChat') cb({err_msg: 'getCurExternalChat:ok', chatId: 'wrCHAT-BingDing'});
     else cb({err_msg: name + ':fail'});
   }
 };
@@ -245,3 +247,45 @@ def test_plain_web_form_outside_wecom(browser: Any, served: Any, monkeypatch: py
         pains = s.exec(select(PainPoint).where(PainPoint.customer_id == wuji.id)).all()
         assert {p.category for p in pains} == {"quality"}
         assert s.exec(select(CustomerPlatformContact)).all() == []  # no external contact outside WeCom
+
+
+def test_customer_group_toolbar(browser: Any, served: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opened from a customer group's toolbar: the group (getCurExternalChat) is bound to the customer."""
+    from core.models import Conversation
+
+    with FakeServer() as srv:
+        _wecom_api(srv)
+        base = served(
+            {
+                "LOOPKEEPER_WECOM__CORP_ID": "wwcorp-browser",
+                "LOOPKEEPER_WECOM__AGENT_ID": "1000002",
+                "LOOPKEEPER_WECOM__SECRET": "browser-secret",
+                "LOOPKEEPER_WECOM__API_URL": srv.url + "/cgi-bin/",
+            },
+            monkeypatch,
+        )
+        ctx = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
+        page = ctx.new_page()
+        _only_local(page)
+        page.add_init_script("window.__lkEntry = 'group_chat_tools';" + STUB_SDK)
+        page.goto(base + "/wecom/sidebar?code=CODE1")
+        page.wait_for_function("document.getElementById('contact').textContent.includes('客户群')")
+        assert "未关联客户" in page.inner_text("#contact")
+        page.fill("#customer", "宁波丙丁电子")
+        page.fill("#text", "他们说账期太短")
+        page.click("#preview-btn")
+        page.wait_for_selector("#preview-box:not(.hidden)")
+        page.click("#save-btn")
+        page.wait_for_selector("#result.saved")
+        page.wait_for_function(
+            "document.getElementById('contact').textContent.includes('已关联 宁波丙丁电子')"
+        )
+        ctx.close()
+    with session_scope() as s:
+        bingding = s.exec(select(Customer).where(Customer.name == "宁波丙丁电子")).one()
+        conv = s.exec(
+            select(Conversation).where(Conversation.conversation_id == "sidebar-chat:wrCHAT-BingDing")
+        ).one()
+        assert (conv.customer_id, conv.external, conv.kind) == (bingding.id, True, "group")
+        pains = s.exec(select(PainPoint).where(PainPoint.customer_id == bingding.id)).all()
+        assert [p.category for p in pains] == ["payment"]
