@@ -104,7 +104,7 @@ def test_cli_ingest(db: str, tmp_path: Path) -> None:
             ("archive:A1", None),
             ("archive:A2", "账期太短"),
         ]
-    again = CliRunner().invoke(main, ["ingest", str(f), "--format", "wecom-archive"])
+    again = CliRunner().invoke(main, ["ingest", str(f)])  # --format auto recognises the archive
     assert "new: 0, already stored: 2" in again.output
 
 
