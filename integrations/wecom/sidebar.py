@@ -131,6 +131,18 @@ def contact_info(
     return out
 
 
+def _contact_name(svc: WeComService, external_userid: str) -> str | None:
+    """The contact's name from `externalcontact/get` (None when not configured or not visible)."""
+    if svc.client is None:
+        return None
+    try:
+        ext = svc.client.external_contact(external_userid).get("external_contact") or {}
+    except Exception as exc:
+        log.info("wecom externalcontact/get failed: %s", type(exc).__name__)
+        return None
+    return str(ext.get("name") or "") or None
+
+
 def _all_customers() -> Any:
     from sqlmodel import select
 
@@ -184,7 +196,9 @@ def save(
         if external_userid:
             existing = contact_customer(session, PLATFORM, external_userid)
             if target is not None and (existing is None or existing.id != target.id):
-                bind_contact(session, PLATFORM, external_userid, target)
+                bind_contact(
+                    session, PLATFORM, external_userid, target, name=_contact_name(svc, external_userid)
+                )
                 log.info("wecom external contact bound to a customer")
         elif external_chat_id:
             conv_id = chat_conversation_id(external_chat_id)

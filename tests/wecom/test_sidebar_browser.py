@@ -210,7 +210,7 @@ def test_inside_wecom_with_stub_jssdk(browser: Any, served: Any, monkeypatch: py
     with session_scope() as s:
         jiayi = s.exec(select(Customer).where(Customer.name == "杭州甲乙贸易")).one()
         [bound] = s.exec(select(CustomerPlatformContact)).all()
-        assert (bound.external_id, bound.customer_id) == ("wmEXT-JiaYi-1", jiayi.id)
+        assert (bound.external_id, bound.customer_id, bound.name) == ("wmEXT-JiaYi-1", jiayi.id, "王采购")
         [row] = s.exec(select(InboxMessage)).all()
         assert (row.intent, row.sender_id, row.status) == ("capture", "wm-zhou", "done")
         pains = s.exec(select(PainPoint).where(PainPoint.customer_id == jiayi.id)).all()
