@@ -6,6 +6,7 @@ import hmac
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -25,8 +26,20 @@ def require_token(authorization: str | None = Header(default=None)) -> None:
         raise HTTPException(status_code=401, detail="bad or missing bearer token")
 
 
+class LeadIn(BaseModel):
+    """Lead intake (`POST /api/leads`): where it came from, the company, who to contact, what they asked."""
+
+    source: str = Field(min_length=1, max_length=100)
+    company: str = Field(min_length=1, max_length=200)
+    contact: str | None = Field(default=None, max_length=200)
+    message: str | None = Field(default=None, max_length=5000)
+
+
 def create_app(handler: InboundHandler | None = None) -> FastAPI:
     settings = get_settings()
+    from config.rules import get_rules
+
+    get_rules()  # the rules file is validated at start-up: a mistake stops the process, line named
     setup_logging(settings.log_level, settings.log_format)
     app = FastAPI(title="loopkeeper", version="0.1.0")
     handler = handler if handler is not None else BotHandler()
@@ -63,6 +76,22 @@ def create_app(handler: InboundHandler | None = None) -> FastAPI:
 
         with session_scope() as session:
             return alerts_json(session, state=state)
+
+    @app.post("/api/leads", dependencies=[Depends(require_token)], status_code=201)
+    def api_leads(lead: LeadIn) -> dict[str, Any]:
+        from core.leads import create_lead, lead_json
+        from core.timeutil import utcnow
+
+        with session_scope() as session:
+            created = create_lead(
+                session,
+                source=lead.source,
+                company=lead.company,
+                contact=lead.contact,
+                message=lead.message,
+                now=utcnow(),
+            )
+            return lead_json(session, created)
 
     _ = select
     return app

@@ -233,7 +233,13 @@ def scan(now_s: str | None) -> None:
         raise click.BadParameter(str(exc)) from exc
     with session_scope() as session:
         r = run_scan(session, now)
-    click.echo(f"scan at {now.isoformat()}: {r.created} alert(s) raised, {r.resolved} resolved")
+    extra = [
+        f"{n} {what}"
+        for n, what in ((r.escalated, "escalated"), (r.reopened, "reopened"), (r.digests, "digest(s)"))
+        if n
+    ]
+    tail = f"; {', '.join(extra)}" if extra else ""
+    click.echo(f"scan at {now.isoformat()}: {r.created} alert(s) raised, {r.resolved} resolved{tail}")
 
 
 @main.command()

@@ -18,6 +18,9 @@ TASK_MODULES = ["core.tasks", "bot.tasks"]
 
 def make_celery() -> Celery:
     settings = get_settings()
+    from config.rules import get_rules
+
+    get_rules()  # validated at start-up: a mistake in rules.yaml stops worker and beat, line named
     broker = settings.broker_url
     if broker.startswith("sqla+sqlite:///"):
         Path(broker.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -206,5 +206,8 @@ def get_settings() -> Settings:
 
 
 def reset_settings() -> None:
-    """Forget the cached settings (tests change the environment)."""
+    """Forget the cached settings (tests change the environment) and the rules read through them."""
     get_settings.cache_clear()
+    from config.rules import reset_rules
+
+    reset_rules()
