@@ -107,7 +107,8 @@ def build_router(svc: WeComService) -> APIRouter:
         )
 
     @r.get("/sidebar/config")
-    def sidebar_config(url: str) -> dict[str, Any]:
+    def sidebar_config(url: str, authorization: str | None = Header(default=None)) -> dict[str, Any]:
+        _guard(sidebar.authenticate, svc, authorization)  # members only: tickets are a limited resource
         return _guard(sidebar.jssdk_config, svc, url)  # type: ignore[no-any-return]
 
     @r.get("/sidebar/me")
