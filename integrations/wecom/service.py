@@ -16,7 +16,7 @@ from integrations.common.callback_crypto import CallbackCrypto
 from integrations.common.inbound import InboundHandler
 from integrations.wecom import aibot, callback
 from integrations.wecom.callback import Job, Outcome
-from integrations.wecom.client import WeComApiError, WeComClient
+from integrations.wecom.client import WeComClient
 from integrations.wecom.jssdk import SessionSigner, derive_key
 from integrations.wecom.normalize import ExternalContactChange, Ignored, form_from_detail, normalize
 from integrations.wecom.render import app_message
@@ -100,7 +100,7 @@ class WeComService:
             msgtype, content = app_message(reply, f"reply:{uuid.uuid4().hex}")
             try:
                 client.send_app_message(user_id, msgtype, content)
-            except (WeComApiError, OSError, Exception) as exc:  # a reply is best effort; log and go on
+            except Exception as exc:  # a reply is best effort (the outbox carries what matters); log, go on
                 log.warning("wecom reply not sent: %s", type(exc).__name__)
 
         return job

@@ -86,3 +86,13 @@ def test_aibot_url_verification(wecom_env: FakeServer) -> None:
         "/wecom/aibot", params={"msg_signature": sig, "timestamp": ts, "nonce": "x", "echostr": enc}
     )
     assert r.status_code == 200 and r.content == b"echo-123"
+
+
+def test_html_in_a_bot_message_is_fine(wecom_env: FakeServer) -> None:
+    """JSON bodies are never parsed as XML: markup a member pastes is just text."""
+    handler = RecordingHandler()
+    payload = _quote_reply("M9")
+    payload["quote"]["text"]["content"] = '<!DOCTYPE html><p>报价单</p> <!ENTITY x "y">'
+    params, body = _signed(payload)
+    assert make_client(handler).post("/wecom/aibot", params=params, content=body).status_code == 200
+    assert handler.messages[0].quoted_text == '<!DOCTYPE html><p>报价单</p> <!ENTITY x "y">'
