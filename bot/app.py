@@ -10,9 +10,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot.handler import BotHandler
 from config.logging import setup_logging
 from config.settings import get_settings
 from core.db import get_engine, session_scope
+from integrations.common.inbound import InboundHandler
 
 
 def require_token(authorization: str | None = Header(default=None)) -> None:
@@ -33,13 +35,20 @@ class LeadIn(BaseModel):
     message: str | None = Field(default=None, max_length=5000)
 
 
-def create_app() -> FastAPI:
+def create_app(handler: InboundHandler | None = None) -> FastAPI:
     settings = get_settings()
     from config.rules import get_rules
 
     get_rules()  # the rules file is validated at start-up: a mistake stops the process, line named
     setup_logging(settings.log_level, settings.log_format)
     app = FastAPI(title="loopkeeper", version="0.1.0")
+    handler = handler if handler is not None else BotHandler()
+
+    # WeCom: /wecom/callback, /wecom/aibot, /wecom/sidebar (the sidebar also works without WeCom credentials)
+    from integrations.wecom.routes import build_router as wecom_router
+    from integrations.wecom.service import WeComService
+
+    app.include_router(wecom_router(WeComService.from_settings(settings, handler)))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -59,6 +59,16 @@ def configure_platforms() -> None:
         for ch in channels:
             register_channel(ch)
 
+    from integrations.wecom.notifier import WeComNotifier
+    from integrations.wecom.service import client_from_settings
+
+    wecom = client_from_settings(settings)
+    if wecom is not None and "wecom" not in _registry:
+        register(WeComNotifier(wecom))
+
+
+register_configured = configure_platforms  # the name the WeCom branch used
+
 
 def reset() -> None:
     """Forget registered notifiers (tests change the settings)."""

@@ -107,6 +107,12 @@ class WeComSettings(_Platform):
     aibot_token: SecretStr | None = None
     aibot_aes_key: SecretStr | None = None
     api_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    #: seconds a callback's signed timestamp may differ from now
+    callback_window: float = 300.0
+    #: signs the 客户快记 sidebar's member sessions (defaults to a key derived from SECRET, then API_TOKEN)
+    session_secret: SecretStr | None = None
+    #: WeCom web OAuth (the sidebar learns which member opened it)
+    oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
 
 
 class AlertChannel(BaseModel):
