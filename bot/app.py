@@ -9,9 +9,11 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot.handler import BotHandler
 from config.logging import setup_logging
 from config.settings import get_settings
 from core.db import get_engine, session_scope
+from integrations.common.inbound import InboundHandler
 
 
 def require_token(authorization: str | None = Header(default=None)) -> None:
@@ -23,10 +25,19 @@ def require_token(authorization: str | None = Header(default=None)) -> None:
         raise HTTPException(status_code=401, detail="bad or missing bearer token")
 
 
-def create_app() -> FastAPI:
+def create_app(handler: InboundHandler | None = None) -> FastAPI:
+    """The web app; `handler` (default: one `BotHandler`) is what every platform adapter calls."""
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
     app = FastAPI(title="loopkeeper", version="0.1.0")
+    bot_handler: InboundHandler = handler if handler is not None else BotHandler()
+
+    if settings.slack.enabled:
+        from integrations.slack.app import SlackAdapter
+
+        slack = SlackAdapter(settings.slack, bot_handler, timezone=settings.timezone)
+        app.include_router(slack.router())  # POST /slack/events
+        app.state.slack = slack
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

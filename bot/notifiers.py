@@ -34,10 +34,31 @@ def register(notifier: Notifier) -> None:
     _registry[notifier.platform] = notifier
 
 
+def _configure_slack() -> None:
+    from config.settings import get_settings
+
+    slack = get_settings().slack
+    if slack.enabled:
+        from integrations.slack.notifier import SlackNotifier
+
+        register(SlackNotifier.from_settings(slack))
+
+
+#: platform → registers its notifier when the platform is configured (called on first use)
+_configurers = {"slack": _configure_slack}
+
+
 def notifier_for(platform: str | None) -> Notifier:
+    if platform and platform not in _registry and platform in _configurers:
+        _configurers[platform]()
     if platform and platform in _registry:
         return _registry[platform]
     return _fallback
+
+
+def reset() -> None:
+    """Forget registered notifiers (tests change the settings)."""
+    _registry.clear()
 
 
 def fallback() -> LoggingNotifier:
