@@ -10,12 +10,16 @@ confirmations, answers to the slash command through its response_url.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +29,7 @@ from sqlmodel import select
 from bot.app import create_app
 from bot.handler import BotHandler
 from core.db import session_scope
+from core.messages import CommandInvocation, Reply
 from core.models import Alert, Conversation, Customer, InboxMessage, Member, PlatformIdentity
 from tests.fakeserver import Call, FakeServer
 from tests.helpers import seed
@@ -92,6 +97,7 @@ class Slack:
         ts: int | None = None,
         secret: str = SECRET,
         headers: dict[str, str] | None = None,
+        drain: bool = True,
     ) -> Any:
         stamp = str(int(time.time()) if ts is None else ts)
         signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
@@ -102,7 +108,8 @@ class Slack:
             **(headers or {}),
         }
         resp = self.client.post("/slack/events", content=body, headers=h)
-        self.client.portal.call(self.adapter.drain)  # type: ignore[union-attr]
+        if drain:
+            self.client.portal.call(self.adapter.drain)  # type: ignore[union-attr]
         return resp
 
     def event(self, event: dict[str, Any], event_id: str = "Ev001", **kw: Any) -> Any:
@@ -132,7 +139,7 @@ class Slack:
             urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw
         )
 
-    def command(self, text: str, user: str = "UZHOU", response_url: str | None = None) -> Any:
+    def command(self, text: str, user: str = "UZHOU", response_url: str | None = None, **kw: Any) -> Any:
         form = {
             "token": "legacy",
             "team_id": "T0TEAM",
@@ -148,7 +155,7 @@ class Slack:
             "response_url": response_url or self.respond_url,
             "trigger_id": "111.222.abc",
         }
-        return self.post(urlencode(form), "application/x-www-form-urlencoded")
+        return self.post(urlencode(form), "application/x-www-form-urlencoded", **kw)
 
     respond_url = ""
 
@@ -735,3 +742,161 @@ def test_markdown_becomes_mrkdwn_and_limits_hold() -> None:
     out = blocks(OutboundMessage(title="t", body="x" * 7000, fields={str(i): "v" for i in range(12)}))
     assert all(len(b["text"]["text"]) <= 3000 for b in out if b.get("text"))
     assert [len(b["fields"]) for b in out if "fields" in b] == [10, 2]
+
+
+# --- what runs before the acknowledgement --------------------------------------------------------
+
+
+class GatedHandler(BotHandler):
+    """The bot's handler, but commands wait for the test to open a gate (a slow command)."""
+
+    def __init__(self) -> None:
+        super().__init__(enqueue=None)
+        self.gate = threading.Event()
+
+    def on_command(self, inv: CommandInvocation) -> Reply:
+        assert self.gate.wait(10)
+        return super().on_command(inv)
+
+
+def test_slash_command_is_acknowledged_before_the_command_runs(env: FakeServer) -> None:
+    handler = GatedHandler()
+    with TestClient(create_app(handler)) as client:
+        s = Slack(client)
+        s.respond_url = env.url + "/respond/1"
+        resp = s.command("help", drain=False)  # the command is still blocked: the ack came first
+        assert resp.status_code == 200 and env.calls_to("/respond/1") == []
+        handler.gate.set()
+        client.portal.call(s.adapter.drain)
+    assert len(env.calls_to("/respond/1")) == 1
+
+
+def test_bound_traffic_is_in_the_inbox_when_slack_gets_its_ack(slack: Slack) -> None:
+    _bind("C0CUST", "杭州甲乙贸易")
+    assert slack.event(msg_event("我们仓库库存周转太慢"), drain=False).status_code == 200
+    assert [r.message_id for r in _inbox()] == [f"C0CUST:{TS}"]
+
+
+# --- Socket Mode -----------------------------------------------------------------------------------------
+
+
+def test_socket_mode_serves_the_same_listeners(env: FakeServer) -> None:
+    """A local websocket server plays Slack's Socket Mode endpoint (as bolt's own tests do): hello, then a
+    slash-command envelope; the app acks the envelope id and answers through the response_url."""
+    from aiohttp import WSMsgType, web
+
+    from config.settings import get_settings
+    from integrations.slack.app import SlackAdapter
+
+    received: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+            envelope = {
+                "envelope_id": "57d6a792-4d35-4d0b-b6aa-3361493e1caf",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": {
+                    "token": "legacy",
+                    "team_id": "T0TEAM",
+                    "channel_id": "C0SALES",
+                    "user_id": "UZHOU",
+                    "command": "/lk",
+                    "text": "help",
+                    "api_app_id": "A0APP",
+                    "response_url": env.url + "/respond/1",
+                    "trigger_id": "1.2.3",
+                },
+            }
+            await ws.send_str(json.dumps(envelope))
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    received.append(json.loads(frame.data))
+            return ws
+
+        web_app = web.Application()
+        web_app.router.add_get("/link", ws_handler)
+        runner = web.AppRunner(web_app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        env.route(
+            "POST", "/api/apps.connections.open", body={"ok": True, "url": f"ws://127.0.0.1:{port}/link"}
+        )
+        adapter = SlackAdapter(get_settings().slack, BotHandler(enqueue=None))
+        handler = adapter.socket_mode("xapp-1-A0APP-1234-abcdef")
+        await handler.connect_async()
+        try:
+            for _ in range(200):
+                if received and env.calls_to("/respond/1"):
+                    break
+                await asyncio.sleep(0.05)
+            await adapter.drain()
+        finally:
+            await handler.close_async()
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert received and received[0]["envelope_id"] == "57d6a792-4d35-4d0b-b6aa-3361493e1caf"
+    opened = env.calls_to("/api/apps.connections.open")
+    assert len(opened) == 1 and opened[0].headers["authorization"] == "Bearer xapp-1-A0APP-1234-abcdef"
+    answers = env.calls_to("/respond/1")
+    assert len(answers) == 1 and "capture" in answers[0].json["text"]
+
+
+def test_socket_mode_process_idles_without_an_app_token() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPKEEPER_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.slack_socket"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(3)
+        assert proc.poll() is None  # still running, idle
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Socket Mode idle" in err
+    assert "slack-socket:" in (REPO / "Procfile").read_text()
+
+
+# --- real captured payloads (shared fixtures, re-signed) -----------------------------------------------
+
+
+def test_captured_payloads_from_real_workspaces(slack: Slack, env: FakeServer, shared: Path) -> None:
+    """Events captured from real workspaces (fixtures/README.md): a person's message in a bound channel is
+    stored, a bot's thread reply and an edit are not."""
+    events = shared / "fixtures" / "slack" / "events"
+    normal = json.loads((events / "zulip_event_callback_message_normal_text.json").read_text())
+    bot_reply = json.loads((events / "opsdroid_event_callback_bot_message_in_thread.json").read_text())
+    edited = json.loads((events / "opsdroid_event_callback_message_changed.json").read_text())
+    _bind(normal["event"]["channel"], "杭州甲乙贸易")
+    _bind(edited["event"]["channel"], "宁波丙丁电子")
+    for body in (
+        normal,
+        edited,
+        bot_reply if "event" in bot_reply else {"type": "event_callback", "event": bot_reply},
+    ):
+        assert slack.post(json.dumps(body), "application/json").status_code == 200
+    rows = _inbox()
+    ev = normal["event"]
+    assert [(r.message_id, r.text) for r in rows] == [(f"{ev['channel']}:{ev['ts']}", ev["text"])]
+
+
+def test_captured_message_action_opens_the_modal(slack: Slack, env: FakeServer, shared: Path) -> None:
+    raw = (shared / "fixtures" / "slack" / "interactivity" / "opsdroid_message_action.urlencoded").read_text()
+    payload = json.loads(parse_qs(raw)["payload"][0])
+    payload["callback_id"] = "capture_to_customer"  # the shortcut as our manifest names it
+    assert slack.interaction(payload).status_code == 200
+    assert [c.path for c in env.calls] == ["/api/views.open", "/api/views.update"]
+    assert _args(env.calls[0])["trigger_id"] == payload["trigger_id"]

@@ -129,10 +129,14 @@ class SlackAdapter:
 
         return router
 
-    async def run_socket_mode(self, app_token: str) -> None:
+    def socket_mode(self, app_token: str) -> Any:
+        """bolt's `AsyncSocketModeHandler` for this app (``apps.connections.open`` goes to the API URL)."""
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-        await AsyncSocketModeHandler(self.app, app_token).start_async()
+        return AsyncSocketModeHandler(self.app, app_token)
+
+    async def run_socket_mode(self, app_token: str) -> None:
+        await self.socket_mode(app_token).start_async()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(self._guard(coro))
