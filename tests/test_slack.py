@@ -900,3 +900,75 @@ def test_captured_message_action_opens_the_modal(slack: Slack, env: FakeServer, 
     assert slack.interaction(payload).status_code == 200
     assert [c.path for c in env.calls] == ["/api/views.open", "/api/views.update"]
     assert _args(env.calls[0])["trigger_id"] == payload["trigger_id"]
+
+
+# --- replays of interactions and failure paths -------------------------------------------------------
+
+
+def test_replayed_slash_command_is_answered_once(slack: Slack, env: FakeServer) -> None:
+    slack.command("help")
+    slack.command("help")  # the same signed request again (same trigger id)
+    assert len(env.calls_to("/respond/1")) == 1
+
+
+def test_replayed_button_press_has_one_effect(slack: Slack, env: FakeServer) -> None:
+    alert_id = _alert_for("小周")
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "UZHOU", "username": "zhou", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "container": {"type": "message", "message_ts": "9.1", "channel_id": "D0DM", "is_ephemeral": False},
+        "trigger_id": "7.8.9",
+        "team": {"id": "T0TEAM", "domain": "example"},
+        "channel": {"id": "D0DM", "name": "directmessage"},
+        "response_url": slack.respond_url,
+        "actions": [
+            {
+                "action_id": "lk:ack:0",
+                "block_id": "b1",
+                "value": f"alert:{alert_id}:ack",
+                "type": "button",
+                "action_ts": "1764122700.1",
+            }
+        ],
+    }
+    slack.interaction(payload)
+    slack.interaction(payload)
+    answers = env.calls_to("/respond/1")
+    assert len(answers) == 1 and "Acknowledged" in answers[0].json["text"]
+
+
+def test_reaction_where_the_bot_cannot_read_tells_the_rep(slack: Slack, env: FakeServer) -> None:
+    env.route("GET", "/api/conversations.history", body={"ok": False, "error": "not_in_channel"})
+    slack.event(_reaction(channel="C0PRIVATE"))
+    assert _inbox() == []
+    dm = env.calls_to("/api/chat.postMessage")
+    assert len(dm) == 1 and _args(dm[0])["channel"] == "UZHOU" and "Cannot read" in _text(dm[0])
+
+
+def test_expired_trigger_tells_the_rep_through_the_response_url(slack: Slack, env: FakeServer) -> None:
+    env.route("POST", "/api/views.open", body={"ok": False, "error": "expired_trigger_id"})
+    slack.interaction(_shortcut() | {"response_url": slack.respond_url})
+    answers = env.calls_to("/respond/1")
+    assert len(answers) == 1 and answers[0].json["response_type"] == "ephemeral"
+    assert env.calls_to("/api/views.update") == [] and _inbox() == []
+
+
+def test_configured_command_name(env: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOPKEEPER_SLACK__COMMAND", "ask")  # without the slash
+    from config.settings import reset_settings
+
+    reset_settings()
+    with TestClient(create_app(BotHandler(enqueue=None))) as client:
+        s = Slack(client)
+        form = {
+            "command": "/ask",
+            "text": "help",
+            "user_id": "UZHOU",
+            "channel_id": "C0SALES",
+            "response_url": env.url + "/respond/1",
+            "trigger_id": "5.5.5",
+        }
+        assert s.post(urlencode(form), "application/x-www-form-urlencoded").status_code == 200
+    assert len(env.calls_to("/respond/1")) == 1

@@ -46,6 +46,14 @@ from integrations.slack import lookups, payloads, render
 log = logging.getLogger(__name__)
 
 
+TOO_SLOW = Reply(
+    title="没能打开窗口 Could not open the capture window",
+    body="Slack 只给 3 秒，请再试一次，或给消息加 :memo: 反应。\n"
+    "Slack allows 3 seconds to open it; try again, or react to the message with :memo:.",
+    private=True,
+)
+
+
 class RecentKeys:
     """Keys seen in the last `ttl` seconds (bounded): Slack retries within minutes (platforms.md §1.3)."""
 
@@ -172,7 +180,7 @@ class SlackAdapter:
         app.shortcut({"type": "message_action", "callback_id": render.CAPTURE_CALLBACK})(self._on_shortcut)
         app.view(render.CAPTURE_VIEW)(self._on_capture_submit)
         app.action(re.compile("^" + re.escape(render.ACTION_PREFIX)))(self._on_button)
-        app.command(self.settings.command)(self._on_command)
+        app.command("/" + self.settings.command.lstrip("/"))(self._on_command)
 
     # -- events ---------------------------------------------------------------------------------------
     async def _on_message_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -270,9 +278,15 @@ class SlackAdapter:
         return reply
 
     # -- the message shortcut and its modal ----------------------------------------------------------
+    def _once(self, kind: str, body: dict[str, Any], *parts: object) -> bool:
+        """True the first time this interaction arrives (a replayed request has the same trigger id)."""
+        key = ":".join(str(p) for p in (kind, body.get("trigger_id"), *parts))
+        return not body.get("trigger_id") or self.recent.first(key)
+
     async def _on_shortcut(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        self.spawn(self._open_capture(body))
+        if self._once("shortcut", body):
+            self.spawn(self._open_capture(body))
 
     async def _open_capture(self, body: dict[str, Any]) -> None:
         client = self.app.client
@@ -281,14 +295,22 @@ class SlackAdapter:
         text, ts = message.get("text") or "", str(message.get("ts") or body.get("message_ts"))
         meta = render.encode_metadata({"c": channel, "ts": ts, "r": body.get("response_url"), "t": text})
         # the trigger id lives about 3 seconds: open the modal first, fill it in afterwards
-        opened = await client.views_open(trigger_id=body["trigger_id"], view=render.loading_view(text, meta))
+        try:
+            opened = await client.views_open(
+                trigger_id=body["trigger_id"], view=render.loading_view(text, meta)
+            )
+        except SlackApiError as exc:  # e.g. expired_trigger_id
+            log.info("views.open failed: %s", exc.response.get("error"))
+            if body.get("response_url"):
+                await self._respond(str(body["response_url"]), TOO_SLOW)
+            return
         view = opened.get("view") or {}
         view_id, view_hash = view.get("id"), view.get("hash")
         await self._ensure_identity(user)
         if not await asyncio.to_thread(lookups.is_member, user):
             refusal = await self._refuse(user, channel, ts, self.clock(), via="shortcut", response_url=None)
             if refusal is not None:
-                await client.views_update(
+                await self._update_view(
                     view_id=view_id,
                     hash=view_hash,
                     view=render.notice_view(refusal.title, refusal.body, meta),
@@ -297,7 +319,7 @@ class SlackAdapter:
         preview = await asyncio.to_thread(
             lookups.capture_preview, text, payloads.ts_datetime(ts), self.timezone, channel, user
         )
-        await client.views_update(
+        await self._update_view(
             view_id=view_id,
             hash=view_hash,
             view=render.preview_view(
@@ -310,6 +332,12 @@ class SlackAdapter:
                 samples=preview.samples,
             ),
         )
+
+    async def _update_view(self, **kwargs: Any) -> None:
+        try:
+            await self.app.client.views_update(**kwargs)
+        except SlackApiError as exc:  # the rep closed the modal already, or edited it meanwhile
+            log.info("views.update failed: %s", exc.response.get("error"))
 
     async def _on_capture_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = render.decode_metadata(view.get("private_metadata"))
@@ -370,7 +398,8 @@ class SlackAdapter:
     # -- slash command and buttons ----------------------------------------------------------------------
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()  # within 3 s; the answer goes to the response_url
-        self.spawn(self._run_command(command))
+        if self._once("command", command):
+            self.spawn(self._run_command(command))
 
     async def _run_command(self, command: dict[str, Any]) -> None:
         await self._ensure_identity(str(command["user_id"]))
@@ -384,7 +413,8 @@ class SlackAdapter:
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        self.spawn(self._press(body, action))
+        if self._once("action", body, action.get("action_id"), action.get("action_ts")):
+            self.spawn(self._press(body, action))
 
     async def _press(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = str(body["user"]["id"])
