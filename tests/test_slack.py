@@ -972,3 +972,57 @@ def test_configured_command_name(env: FakeServer, monkeypatch: pytest.MonkeyPatc
         }
         assert s.post(urlencode(form), "application/x-www-form-urlencoded").status_code == 200
     assert len(env.calls_to("/respond/1")) == 1
+
+
+# --- hostile input (reliability.md B2, B13, S7) -----------------------------------------------------------
+
+
+def test_future_timestamp_and_unsigned_handshake_are_401(slack: Slack) -> None:
+    _bind("C0CUST", "杭州甲乙贸易")
+    assert slack.event(msg_event("甲乙库存周转太慢"), ts=int(time.time()) + 301).status_code == 401
+    handshake = json.dumps({"token": "legacy", "challenge": "abc", "type": "url_verification"})
+    resp = slack.client.post("/slack/events", content=handshake, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 401 and "abc" not in resp.text
+    assert _inbox() == []
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://hooks.slack.com.evil.test/x",
+        "https://hooks.slack.com@127.0.0.1:{port}/",
+        "http://127.0.0.1:{port}/respond/1",
+        "http://hooks.slack.com/commands/1",
+        "https://hooks.slack.com:{port}/x",
+    ],
+)
+def test_forged_response_url_is_never_called(slack: Slack, env: FakeServer, template: str) -> None:
+    with FakeServer() as canary:
+        canary.route("POST", "/respond/1", body="")
+        canary.route("POST", "/", body="")
+        url = template.format(port=canary._server.server_address[1])
+        slack.command("help", response_url=url)
+        assert canary.calls == []
+    # the answer still reaches the member, privately: the app's direct message
+    dm = env.calls_to("/api/chat.postMessage")
+    assert len(dm) == 1 and _args(dm[0])["channel"] == "UZHOU"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://hooks.slack.com/commands/T0/1/abc", True),
+        ("https://hooks.slack.com:443/actions/T0/1/abc", True),
+        ("https://hooks.slack.com.evil.test/x", False),
+        ("https://evil.test/hooks.slack.com/", False),
+        ("https://user@hooks.slack.com/x", False),
+        ("http://hooks.slack.com/x", False),
+        ("http://127.0.0.1:8999/respond", True),  # the configured API origin below
+        ("http://127.0.0.1:9000/respond", False),
+        ("http://[::1", False),
+    ],
+)
+def test_response_url_allow_list(url: str, ok: bool) -> None:
+    from integrations.slack.payloads import is_slack_response_url
+
+    assert is_slack_response_url(url, "http://127.0.0.1:8999/api/") is ok

@@ -29,13 +29,13 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from config.settings import SlackSettings
 from core.messages import Reply
@@ -405,11 +405,8 @@ class SlackAdapter:
         await self._ensure_identity(str(command["user_id"]))
         inv = payloads.command_invocation(command)
         reply = await asyncio.to_thread(self.handler.on_command, inv)
-        url = command.get("response_url")
-        if url:
-            await self._respond(str(url), reply)
-        else:  # Socket Mode without a response_url cannot happen for commands; be safe
-            await self._dm(str(command["user_id"]), reply)
+        # answers are ephemeral: a command may run in a channel shared with customers
+        await self._private(str(command["user_id"]), None, reply, response_url=command.get("response_url"))
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -471,8 +468,14 @@ class SlackAdapter:
             await self._dm(user, reply)
 
     async def _respond(self, response_url: str, reply: Reply) -> bool:
-        resp = await AsyncWebhookClient(response_url).send_dict(render.response_body(reply))
-        if resp.status_code >= 400:
+        """POST to a ``response_url`` — only Slack's own host (or the configured API host, for tests and
+        staging), no redirects followed: a forged URL must not make us call anything else."""
+        if not payloads.is_slack_response_url(response_url, self.settings.api_url):
+            log.warning("response_url refused: not a Slack host")
+            return False
+        async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
+            resp = await http.post(response_url, json=render.response_body(reply))
+        if resp.status_code >= 300:
             log.info("response_url answered %s", resp.status_code)
             return False
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.messages import ActionInvocation, ChatMessage, CommandInvocation, ConversationRef, Sender
 
@@ -152,3 +153,25 @@ def action_invocation(body: dict[str, Any], action: dict[str, Any]) -> ActionInv
         reply_handle={"response_url": body.get("response_url"), "channel": channel},
         raw={"action_id": action.get("action_id"), "type": body.get("type")},
     )
+
+
+#: where Slack's response_url points (https://api.slack.com/interactivity/handling#message_responses)
+RESPONSE_URL_HOST = "hooks.slack.com"
+
+
+def is_slack_response_url(url: str, api_url: str | None = None) -> bool:
+    """True for ``https://hooks.slack.com/…`` (exact host, default port, no user info), or the same origin
+    as the configured Web API URL (a fake server in tests, a proxy in staging)."""
+    try:
+        u = urlsplit(url)
+        port = u.port
+    except ValueError:
+        return False
+    if u.username is not None or u.password is not None:
+        return False
+    if u.scheme == "https" and u.hostname == RESPONSE_URL_HOST and port in (None, 443):
+        return True
+    if api_url:
+        a = urlsplit(api_url)
+        return (u.scheme, u.hostname, port) == (a.scheme, a.hostname, a.port)
+    return False
