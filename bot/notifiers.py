@@ -37,11 +37,11 @@ def register(notifier: Notifier) -> None:
 def _configure_slack() -> None:
     from config.settings import get_settings
 
-    slack = get_settings().slack
-    if slack.enabled:
+    settings = get_settings()
+    if settings.slack.enabled:
         from integrations.slack.notifier import SlackNotifier
 
-        register(SlackNotifier.from_settings(slack))
+        register(SlackNotifier.from_settings(settings.slack, redis_url=settings.effective_redis_url))
 
 
 #: platform → registers its notifier when the platform is configured (called on first use)

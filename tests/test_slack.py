@@ -1026,3 +1026,26 @@ def test_response_url_allow_list(url: str, ok: bool) -> None:
     from integrations.slack.payloads import is_slack_response_url
 
     assert is_slack_response_url(url, "http://127.0.0.1:8999/api/") is ok
+
+
+@pytest.mark.redis
+def test_notifiers_in_two_workers_share_the_per_channel_spacing(env: FakeServer, redis_url: str) -> None:
+    import uuid
+
+    from core.messages import OutboundMessage
+    from integrations.slack.notifier import SlackNotifier
+
+    channel = f"C{uuid.uuid4().hex[:10].upper()}"
+    slept: list[float] = []
+
+    def sleep(d: float) -> None:
+        slept.append(d)
+        time.sleep(d)
+
+    a = SlackNotifier(TOKEN, env.url + "/api/", sleep=sleep, redis_url=redis_url)
+    b = SlackNotifier(TOKEN, env.url + "/api/", sleep=sleep, redis_url=redis_url)
+    start = time.monotonic()
+    a.send(user_id=channel, message=OutboundMessage(title="1"), notice_key="r1")
+    b.send(user_id=channel, message=OutboundMessage(title="2"), notice_key="r2")  # another "worker"
+    assert time.monotonic() - start >= 0.9 and slept
+    assert len(env.calls_to("/api/chat.postMessage")) == 2

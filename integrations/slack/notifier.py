@@ -5,7 +5,8 @@ app (private, never into a channel shared with customers); a team alert channel 
 Buttons carry ``Action.value`` verbatim; Slack sends them back as ``block_actions`` (see `app.py`).
 
 Rate limits: chat.postMessage allows about one message per second per channel (platforms.md §1.10), so
-sends to one channel are spaced by `min_interval` in this process; a ``429`` raises
+sends to one channel are spaced by `min_interval` — across every worker through Redis when a Redis URL is
+configured (``SET key NX PX``), otherwise within this process; a ``429`` raises
 ``DeliveryError(retry_after=Retry-After)`` and the outbox retries then. Errors that no retry can fix
 (unknown channel, bot not in channel, revoked token…) are permanent.
 """
@@ -83,6 +84,7 @@ class SlackNotifier:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         timeout: int = 10,
+        redis_url: str | None = None,
     ) -> None:
         self.client = WebClient(token=token, base_url=_base(api_url), timeout=timeout)
         self.min_interval = min_interval
@@ -90,13 +92,35 @@ class SlackNotifier:
         self.sleep = sleep
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._redis: Any = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2)
 
     @classmethod
-    def from_settings(cls, settings: SlackSettings) -> SlackNotifier:
+    def from_settings(cls, settings: SlackSettings, redis_url: str | None = None) -> SlackNotifier:
         assert settings.bot_token is not None
-        return cls(settings.bot_token.get_secret_value(), settings.api_url)
+        return cls(settings.bot_token.get_secret_value(), settings.api_url, redis_url=redis_url)
 
     def _wait_turn(self, channel: str) -> None:
+        if self._redis is not None and self.min_interval > 0:
+            try:
+                self._wait_shared(channel)
+                return
+            except Exception:  # Redis unreachable: space sends within this process instead
+                log.warning("slack rate limiter: Redis unavailable, limiting per process")
+        self._wait_local(channel)
+
+    def _wait_shared(self, channel: str) -> None:
+        key, ms = f"loopkeeper:slack:post:{channel}", max(1, int(self.min_interval * 1000))
+        for _ in range(10_000):
+            if self._redis.set(key, b"1", nx=True, px=ms):
+                return
+            self.sleep(max(int(self._redis.pttl(key)), 5) / 1000)
+        raise RuntimeError("slack rate limiter: no turn")
+
+    def _wait_local(self, channel: str) -> None:
         with self._lock:
             now = self.clock()
             at = max(now, self._next.get(channel, now))
