@@ -461,6 +461,7 @@ def test_shortcut_opens_the_modal_first_then_shows_the_preview(slack: Slack, env
     assert paths == ["/api/views.open", "/api/views.update"]  # open at once, then fill in
     opened = _args(env.calls[0])
     assert opened["trigger_id"] == payload["trigger_id"] and opened["view"]["type"] == "modal"
+    assert {c.headers["authorization"] for c in env.calls} == {f"Bearer {TOKEN}"}
     assert "submit" not in opened["view"]  # nothing to save until the preview is there
     updated = _args(env.calls[1])
     assert (updated["view_id"], updated["hash"]) == ("V0OPEN", "h-1")

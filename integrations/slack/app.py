@@ -111,15 +111,19 @@ class SlackAdapter:
         self.clock = clock
         self.recent = RecentKeys()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
         token = settings.bot_token.get_secret_value()
 
         async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
             # single workspace, token from the environment: no auth.test (no network before the ack)
             return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
+        #: the Web API client for work after the ack (bolt's own per-request clients get the token from
+        #: `authorize`; its base client carries only the base URL)
+        self.client = AsyncWebClient(token=token, base_url=_base(settings.api_url))
         self.app = AsyncApp(
             signing_secret=settings.signing_secret.get_secret_value(),
-            client=AsyncWebClient(token=token, base_url=_base(settings.api_url)),
+            client=AsyncWebClient(base_url=_base(settings.api_url)),
             authorize=authorize,
             # listeners return right after the inbox INSERT; slow work is spawned as tasks (see module doc)
             process_before_response=True,
@@ -243,7 +247,7 @@ class SlackAdapter:
             await self._refuse(user, channel, ts, at, via="reaction", response_url=None)
             return
         try:
-            message = await fetch_message(self.app.client, channel, ts)
+            message = await fetch_message(self.client, channel, ts)
         except SlackApiError as exc:
             log.info("reaction capture: cannot read the message (%s)", exc.response.get("error"))
             message = None
@@ -289,7 +293,7 @@ class SlackAdapter:
             self.spawn(self._open_capture(body))
 
     async def _open_capture(self, body: dict[str, Any]) -> None:
-        client = self.app.client
+        client = self.client
         message = body.get("message") or {}
         channel, user = str(body["channel"]["id"]), str(body["user"]["id"])
         text, ts = message.get("text") or "", str(message.get("ts") or body.get("message_ts"))
@@ -335,7 +339,7 @@ class SlackAdapter:
 
     async def _update_view(self, **kwargs: Any) -> None:
         try:
-            await self.app.client.views_update(**kwargs)
+            await self.client.views_update(**kwargs)
         except SlackApiError as exc:  # the rep closed the modal already, or edited it meanwhile
             log.info("views.update failed: %s", exc.response.get("error"))
 
@@ -379,7 +383,7 @@ class SlackAdapter:
     async def _save_fetched(
         self, user: str, channel: str, ts: str, typed: str | None, response_url: str | None
     ) -> None:
-        message = await fetch_message(self.app.client, channel, ts)
+        message = await fetch_message(self.client, channel, ts)
         if message is None:
             return
         msg = payloads.capture_message(
@@ -430,7 +434,7 @@ class SlackAdapter:
         if not self.recent.first(f"users.info:{user}:{int(time.monotonic() // 600)}"):
             return  # asked in the last ten minutes
         try:
-            info = await self.app.client.users_info(user=user)
+            info = await self.client.users_info(user=user)
         except SlackApiError as exc:
             log.info("users.info failed: %s", exc.response.get("error"))
             return
@@ -440,7 +444,7 @@ class SlackAdapter:
 
     # -- sending ------------------------------------------------------------------------------------------
     async def _post(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
-        await self.app.client.chat_postMessage(
+        await self.client.chat_postMessage(
             channel=channel,
             text=render.fallback_text(reply),
             blocks=render.blocks(reply),
@@ -456,7 +460,7 @@ class SlackAdapter:
         self, channel: str, user: str, reply: Reply, *, thread_ts: str | None = None
     ) -> None:
         try:
-            await self.app.client.chat_postEphemeral(
+            await self.client.chat_postEphemeral(
                 channel=channel,
                 user=user,
                 text=render.fallback_text(reply),
@@ -473,8 +477,9 @@ class SlackAdapter:
         if not payloads.is_slack_response_url(response_url, self.settings.api_url):
             log.warning("response_url refused: not a Slack host")
             return False
-        async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
-            resp = await http.post(response_url, json=render.response_body(reply))
+        if self._http is None:  # one client (its TLS context is costly to build) per adapter
+            self._http = httpx.AsyncClient(timeout=10, follow_redirects=False)
+        resp = await self._http.post(response_url, json=render.response_body(reply))
         if resp.status_code >= 300:
             log.info("response_url answered %s", resp.status_code)
             return False
