@@ -1050,3 +1050,16 @@ def test_notifiers_in_two_workers_share_the_per_channel_spacing(env: FakeServer,
     b.send(user_id=channel, message=OutboundMessage(title="2"), notice_key="r2")  # another "worker"
     assert time.monotonic() - start >= 0.9 and slept
     assert len(env.calls_to("/api/chat.postMessage")) == 2
+
+
+def test_unsubscribed_events_and_rate_limit_notices_get_200(slack: Slack, env: FakeServer) -> None:
+    notice = {
+        "token": "legacy",
+        "type": "app_rate_limited",
+        "team_id": "T0TEAM",
+        "minute_rate_limited": 1518467820,
+    }
+    assert slack.post(json.dumps(notice), "application/json").status_code == 200
+    removed = _reaction() | {"type": "reaction_removed"}
+    assert slack.event(removed).status_code == 200
+    assert env.calls == [] and _inbox() == []

@@ -34,6 +34,7 @@ from fastapi import APIRouter, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -185,6 +186,18 @@ class SlackAdapter:
         app.view(render.CAPTURE_VIEW)(self._on_capture_submit)
         app.action(re.compile("^" + re.escape(render.ACTION_PREFIX)))(self._on_button)
         app.command("/" + self.settings.command.lstrip("/"))(self._on_command)
+
+        @app.middleware
+        async def rate_limited_notice(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002
+            if body.get("type") == "app_rate_limited":  # Slack is dropping our events for this minute
+                log.warning("slack app_rate_limited", extra={"minute": body.get("minute_rate_limited")})
+                return BoltResponse(status=200, body="")
+            return await next()
+
+        async def other_event() -> None:
+            """Events nobody listens to still get a 200: Slack disables subscriptions that keep failing."""
+
+        app.event(re.compile(".*"))(other_event)
 
     # -- events ---------------------------------------------------------------------------------------
     async def _on_message_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
