@@ -740,6 +740,7 @@ def test_markdown_becomes_mrkdwn_and_limits_hold() -> None:
         "*甲乙* see <https://x.example/t/1|the todo> a&lt;b &amp; c"
     )
     assert mrkdwn("## 标题") == "*标题*"
+    assert mrkdwn("*slow* stock, **A17** 2*3*4") == "_slow_ stock, *A17* 2*3*4"
     out = blocks(OutboundMessage(title="t", body="x" * 7000, fields={str(i): "v" for i in range(12)}))
     assert all(len(b["text"]["text"]) <= 3000 for b in out if b.get("text"))
     assert [len(b["fields"]) for b in out if "fields" in b] == [10, 2]

@@ -26,6 +26,7 @@ CUSTOMER_BLOCK = "customer"
 CUSTOMER_INPUT = "customer_input"
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<![*\w])\*(?!\*)([^*\n]+?)(?<!\*)\*(?![*\w])")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$", re.MULTILINE)
 
@@ -36,9 +37,11 @@ def escape(text: str) -> str:
 
 
 def mrkdwn(markdown: str) -> str:
-    """Common markdown (the bot's neutral language) → Slack mrkdwn: **b** → *b*, [t](u) → <u|t>, # h → *h*."""
+    """Common markdown (the bot's neutral language) → Slack mrkdwn: *i* → _i_, **b** → *b*, [t](u) → <u|t>,
+    # h → *h*."""
     out = escape(markdown or "")
     out = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", out)
+    out = _ITALIC.sub(lambda m: f"_{m.group(1)}_", out)
     out = _HEADING.sub(lambda m: f"*{m.group(1).strip()}*", out)
     return _BOLD.sub(lambda m: f"*{m.group(1)}*", out)
 
