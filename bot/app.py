@@ -36,6 +36,7 @@ class LeadIn(BaseModel):
 
 
 def create_app(handler: InboundHandler | None = None) -> FastAPI:
+    """The web app; `handler` (default: one `BotHandler`) is what every platform adapter calls."""
     settings = get_settings()
     from config.rules import get_rules
 
@@ -49,6 +50,13 @@ def create_app(handler: InboundHandler | None = None) -> FastAPI:
     from integrations.wecom.service import WeComService
 
     app.include_router(wecom_router(WeComService.from_settings(settings, handler)))
+
+    if settings.slack.enabled:
+        from integrations.slack.app import SlackAdapter
+
+        slack = SlackAdapter(settings.slack, handler, timezone=settings.timezone)
+        app.include_router(slack.router())  # POST /slack/events
+        app.state.slack = slack
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

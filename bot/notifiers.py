@@ -66,6 +66,11 @@ def configure_platforms() -> None:
     if wecom is not None and "wecom" not in _registry:
         register(WeComNotifier(wecom))
 
+    if settings.slack.enabled and "slack" not in _registry:
+        from integrations.slack.notifier import SlackNotifier
+
+        register(SlackNotifier.from_settings(settings.slack, redis_url=settings.effective_redis_url))
+
 
 register_configured = configure_platforms  # the name the WeCom branch used
 

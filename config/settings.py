@@ -70,6 +70,8 @@ class SlackSettings(_Platform):
     command: str = "/lk"
     api_url: str = "https://slack.com/api/"
     capture_reaction: str = "memo"
+    #: link an unknown Slack user to the member with the same email (users.info; needs users:read.email)
+    email_match: bool = False
 
 
 class DingTalkSettings(_Platform):
