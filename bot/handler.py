@@ -107,6 +107,16 @@ class BotHandler:
                 if kind == "todo" and verb == "done":
                     t = actions.complete_todo(session, member, ref, now)
                     return Reply(title=f"T{t.id} 已完成 Done", private=True)
+                if kind == "question" and verb:
+                    inbox_id = actions.answer_question(session, member, ref, verb, now)
+                    session.commit()
+                    self._enqueue(inbox_id)
+                    return Reply(title=f"好的，记到 {verb}", private=True)
+                if kind == "policy" and verb == "ack":
+                    from core.policies import ack_policy
+
+                    ack_policy(session, member, ref, now)
+                    return Reply(title=f"P{ref} 已阅 Acknowledged", private=True)
                 if kind == "capture" and verb == "undo":
                     c = actions.undo_capture(session, member, ref, now)
                     return Reply(title=f"C{c.id} 已撤销 Undone", private=True)

@@ -206,3 +206,27 @@ def bind_conversation(
     session.flush()
     _audit(session, member, "conversation.bind", "conversation", conv.id, frm, customer.name)
     return conv
+
+
+def answer_question(session: Session, member: Member, question_ref: str, answer: str, now: datetime) -> int:
+    """A rep answers "which customer?": the capture is applied again with the chosen name as the typed
+    customer. Returns the inbox id to hand back to the pipeline (after the commit)."""
+    from core.models import InboxMessage, Question
+
+    q = session.get(Question, parse_short_id(question_ref, "Q"))
+    if q is None or q.member_id != member.id:
+        raise ActionError("没有找到这个问题 (no such question for you)")
+    if q.state != "open":
+        raise ActionError("这个问题已经回答过了 (already answered)")
+    if q.kind != "which_customer" or not answer.strip():
+        raise ActionError("请回复客户名称 (reply with the customer's name)")
+    row = session.get(InboxMessage, q.inbox_id)
+    if row is None:
+        raise ActionError("原消息已不存在 (the message is gone)")
+    q.state, q.answer, q.answered_at = "answered", answer.strip()[:200], now
+    row.customer_hint = q.answer
+    row.status = "pending"
+    session.add(q)
+    session.add(row)
+    _audit(session, member, "question.answer", "question", q.id, None, q.answer)
+    return row.id or 0

@@ -266,7 +266,7 @@ def _confirm(
         title=f"已记录到 {customer.name}：{summary}",
         body=f"来源消息 #{row.id}。不对？点撤销。",
         fields={"customer": customer.name},
-        actions=[Action(kind="undo", label="撤销 Undo", value=f"capture:{capture_id}")],
+        actions=[Action(kind="undo", label="撤销 Undo", value=f"capture:{capture_id}:undo")],
     )
     create_notice(
         session,

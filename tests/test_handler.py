@@ -99,3 +99,43 @@ def test_fake_server_records_calls() -> None:
         assert r.json() == {"ok": True}
         assert httpx.get(srv.url + "/nope").status_code == 404
     assert (srv.calls[0].json, srv.calls[0].query) == ({"k": "v"}, {"a": ["1"]})
+
+
+def _notice_actions(kind: str) -> list[str]:
+    from core.models import Notice
+
+    with session_scope() as s:
+        notices = s.exec(select(Notice).where(Notice.kind == kind)).all()
+        return [a["value"] for n in notices for a in (n.payload or {}).get("actions", [])]
+
+
+def test_buttons_on_pipeline_notices_work(handler: BotHandler, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import pipeline
+    from core.messages import ActionInvocation
+    from core.models import PainPoint
+    from tests.fakes import fake_extract
+
+    monkeypatch.setattr(pipeline.nlp, "extract", fake_extract, raising=False)
+    queued: list[int] = []
+    handler.enqueue = queued.append
+    # no customer can be told from this capture: the rep is asked, with one button per candidate
+    m = msg("q1", "@loopkeeper 记一下", at(23, 9), quoted="PAIN:price:太贵", conv="dm-zhou")
+    handler.on_message(m.model_copy(update={"addressed": True}))
+    pipeline.process_inbox(queued.pop())
+    choices = _notice_actions("question")
+    assert choices, "the rep gets a which-customer question with buttons"
+    press = ActionInvocation(platform="wecom", sender=Sender(platform_user_id="wm-zhou"), value=choices[0])
+    reply = handler.on_action(press)
+    assert reply is not None and "好的" in reply.title
+    pipeline.process_inbox(queued.pop())
+    with session_scope() as s:
+        assert [p.phrase for p in s.exec(select(PainPoint)).all()] == ["太贵"]
+    # the confirmation's undo button removes exactly what the capture created
+    undo = [v for v in _notice_actions("capture_confirmation") if v.endswith(":undo")]
+    assert len(undo) == 1
+    handler.on_action(press.model_copy(update={"value": undo[0]}))
+    with session_scope() as s:
+        assert s.exec(select(PainPoint)).all() == []
+    # pressing the answered question again changes nothing
+    again = handler.on_action(press)
+    assert again is not None and "已经回答" in again.body
