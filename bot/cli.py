@@ -220,6 +220,26 @@ def alerts(as_json: bool, state: str | None) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True)
+def visits(as_json: bool) -> None:
+    """Customer visits (from captures, the 拜访 command and expense claims)."""
+    from core.db import session_scope
+    from core.visits import visits_json
+
+    with session_scope() as session:
+        data = visits_json(session)
+    if as_json:
+        _echo_json(data)
+        return
+    for v in data:
+        claims = ",".join(f"E{c}" for c in v["evidence"]["claim_ids"]) or "-"
+        click.echo(
+            f"{v['id']:>5} {v['at'][:16]:16} {v['rep'] or '-':8} {v['customer'] or '-':12} "
+            f"{v['source']:8} claims {claims:8} {(v['result'] or '')[:40]}"
+        )
+
+
+@main.command()
 @click.option("--now", "now_s", default=None, help="ISO 8601 with offset (default: now)")
 def scan(now_s: str | None) -> None:
     """Run one rules pass."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.commands import Context, dispatch, help_reply, load_builtin, parse
-from core import actions
+from core import actions, expenses
 from core.db import session_scope
 from core.inbox import Accepted, accept, member_for, store
 from core.messages import (
@@ -48,6 +48,12 @@ def _default_enqueue(inbox_id: int) -> None:
     enqueue_inbox(inbox_id)
 
 
+def _default_enqueue_claim(claim_id: int) -> None:
+    from bot.tasks import link_expense_claim
+
+    link_expense_claim.delay(claim_id)
+
+
 class BotHandler:
     """Implements `InboundHandler`; one instance per process, shared by every adapter."""
 
@@ -55,10 +61,14 @@ class BotHandler:
         self,
         enqueue: Callable[[int], None] | None = _default_enqueue,
         clock: Callable[[], datetime] = utcnow,
+        enqueue_claim: Callable[[int], None] | None = _default_enqueue_claim,
     ) -> None:
         load_builtin()
         self.enqueue = enqueue
         self.clock = clock
+        if enqueue is None and enqueue_claim is _default_enqueue_claim:
+            enqueue_claim = None  # a handler that enqueues nothing (tests, ingest) runs no claim job either
+        self.enqueue_claim = enqueue_claim  # the expense-claim job (form fetch + visit link)
 
     # -- adapters call these -------------------------------------------------------------------------
     def on_message(self, msg: ChatMessage) -> Reply | None:
@@ -117,20 +127,42 @@ class BotHandler:
 
                     ack_policy(session, member, ref, now)
                     return Reply(title=f"P{ref} 已阅 Acknowledged", private=True)
+                if kind == "claim":
+                    return self._claim_action(session, member, ref, verb, now)
                 if kind == "capture" and verb == "undo":
                     c = actions.undo_capture(session, member, ref, now)
                     return Reply(title=f"C{c.id} 已撤销 Undone", private=True)
-            except (actions.ActionError, NotAllowed) as exc:
+            except (actions.ActionError, NotAllowed, expenses.ClaimError) as exc:
                 return Reply(title="未完成 Not done", body=str(exc), private=True)
         log.info("unknown action value", extra={"platform": action.platform, "kind": kind, "verb": verb})
         return None
 
     def on_approval(self, event: ApprovalEvent) -> None:
-        # Expense-claim linking is its own issue; until it lands approval events are logged, not stored.
+        """Stored once per (platform, event_id) and per (instance, status); the claim's form is read and
+        linked to a visit by a worker (`bot.tasks.link_expense_claim`), after the commit."""
+        with session_scope() as session:
+            rec = expenses.record_event(session, event, self.clock())
         log.info(
             "approval event received",
-            extra={"platform": event.platform, "event_id": event.event_id, "status": event.status},
+            extra={"platform": event.platform, "event_id": event.event_id, "new": rec.new_event},
         )
+        if rec.claim_id is not None and rec.new_event and self.enqueue_claim is not None:
+            try:
+                self.enqueue_claim(rec.claim_id)
+            except Exception:  # broker down: the claim row is safe, bot.tasks.sweep_claims re-enqueues it
+                log.warning("enqueue failed for claim %s", rec.claim_id, exc_info=True)
+
+    @staticmethod
+    def _claim_action(session: Session, member: Member, ref: str, verb: str, now: datetime) -> Reply:
+        """`claim:<id>:visit:<visit id>` (the visit a claim paid for) and `claim:<id>:record`."""
+        what, _, visit_ref = verb.partition(":")
+        if what == "visit" and visit_ref:
+            v = expenses.choose_visit(session, member, ref, visit_ref, now)
+        elif what == "record":
+            v = expenses.visit_from_claim(session, member, ref, now)
+        else:
+            return Reply(title="未完成 Not done", body=f"unknown claim action {verb!r}", private=True)
+        return Reply(title=f"E{ref} 已关联拜访 V{v.id} Linked", private=True)
 
     # -- internals ------------------------------------------------------------------------------------
     @staticmethod

@@ -53,6 +53,7 @@ def make_celery() -> Celery:
             "rules-scan": {"task": "core.tasks.scan_rules", "schedule": 60.0},
             "deliver-outbox": {"task": "bot.tasks.deliver_pending", "schedule": 10.0},
             "purge-seen": {"task": "core.tasks.purge_seen", "schedule": 3600.0},
+            "sweep-claims": {"task": "bot.tasks.sweep_claims", "schedule": 300.0},
         },
     )
     return app

@@ -15,12 +15,14 @@ from core.models import (
     Capture,
     Conversation,
     Customer,
+    ExpenseClaim,
     Meeting,
     Member,
     PainPoint,
     PainPointMention,
     SampleCommitment,
     Todo,
+    Visit,
 )
 from core.scope import NotAllowed, visible_members
 
@@ -174,6 +176,12 @@ def undo_capture(session: Session, member: Member, capture_ref: str | None, now:
     for todo in session.exec(select(Todo).where(Todo.capture_id == cid)).all():
         session.delete(todo)
     session.flush()
+    for visit in session.exec(select(Visit).where(Visit.capture_id == cid)).all():
+        for claim in session.exec(select(ExpenseClaim).where(ExpenseClaim.visit_id == visit.id)).all():
+            claim.visit_id, claim.link_state, claim.linked_at = None, "pending", None
+            session.add(claim)
+        session.flush()
+        session.delete(visit)
     for model in (Meeting, SampleCommitment, Activity):
         for row in session.exec(select(model).where(model.capture_id == cid)).all():  # type: ignore[attr-defined]
             session.delete(row)

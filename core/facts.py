@@ -44,6 +44,7 @@ class Recorded:
     samples: list[int] = field(default_factory=list)
     contacts: list[int] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
+    visits: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[int]]:
         return {
@@ -51,6 +52,7 @@ class Recorded:
             "meetings": self.meetings,
             "samples": self.samples,
             "contacts": self.contacts,
+            "visits": self.visits,
         }
 
 
@@ -183,7 +185,48 @@ def record(
         )
         if cid is not None:
             out.contacts.append(cid)
+
+    _record_visit(session, row, customer, extraction, evidence, capture_id, out)
     return out
+
+
+def _record_visit(
+    session: Session,
+    row: InboxMessage,
+    customer: Customer,
+    extraction: Extraction,
+    evidence: InboxMessage,
+    capture_id: int | None,
+    out: Recorded,
+) -> None:
+    """A member's report of a visit made today or earlier ("今天拜访了…", "visited … today") is a Visit
+    (one per evidence message); a customer's own words never are."""
+    from core.timeutil import parse_tz
+    from core.visits import create_visit, next_step_of, place_of, visit_time
+
+    if row.sender_member_id is None:
+        return
+    sent = extraction.now.astimezone(parse_tz(extraction.tz))
+    when = visit_time(extraction.text, extraction, sent)
+    if when is None:
+        return
+    visit, _new = create_visit(
+        session,
+        key=f"capture:{evidence.id}",
+        customer_id=customer.id,
+        rep_id=row.sender_member_id,
+        at=when,
+        source="capture",
+        place=place_of(extraction.text),
+        result=extraction.text,
+        next_step=next_step_of(extraction.text),
+        contacts=[c.name for c in extraction.contacts],
+        inbox_id=evidence.id,
+        capture_id=capture_id,
+        evidence={"inbox_ids": [evidence.id]},
+        now=row.sent_at,
+    )
+    out.visits.append(visit.id or 0)
 
 
 def _new_sample(

@@ -404,6 +404,12 @@ class Visit(SQLModel, table=True):
     contacts_met: list[str] = json_field(list)
     inbox_id: int | None = Field(default=None, foreign_key="inboxmessage.id")
     created_at: datetime = dt_field(nullable=False, default_now=True)
+    source: str = "command"  # capture | command | approval
+    capture_id: int | None = Field(default=None, foreign_key="capture.id")
+    #: linked evidence: {"inbox_ids": [...], "claim_ids": [...], "meeting_id": ...}
+    evidence: dict[str, Any] | None = json_field()
+    #: idempotency key of the creating event ("capture:<inbox id>", "claim:<claim id>")
+    key: str | None = Field(default=None, unique=True)
 
 
 class ExpenseClaim(SQLModel, table=True):
@@ -420,6 +426,35 @@ class ExpenseClaim(SQLModel, table=True):
     status: str = "submitted"
     form: dict[str, Any] | None = json_field()
     updated_at: datetime = dt_field(nullable=False, default_now=True)
+    template_code: str | None = None
+    applicant_user_id: str | None = None  # the platform user id of the applicant
+    status_at: datetime | None = dt_field()  # time of the event that set `status`
+    link_state: str = "pending"  # pending (form or visit missing) | linked | unmapped
+    approvers: list[str] = json_field(list)  # platform user ids of the approvers, when known
+    form_fetched_at: datetime | None = dt_field()
+    linked_at: datetime | None = dt_field()
+    asked_at: datetime | None = dt_field()
+    created_at: datetime = dt_field(nullable=False, default_now=True)
+
+
+class ApprovalEventLog(SQLModel, table=True):
+    """Every approval event received, once per (platform, event_id) and once per (instance, status)."""
+
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id"),
+        UniqueConstraint("platform", "instance_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    event_id: str
+    instance_id: str = Field(index=True)
+    status: str
+    template_code: str | None = None
+    applicant: str | None = None
+    occurred_at: datetime = dt_field(nullable=False)
+    received_at: datetime = dt_field(nullable=False, default_now=True)
+    claim_id: int | None = Field(default=None, foreign_key="expenseclaim.id")
+    raw: dict[str, Any] | None = json_field()
 
 
 class Policy(SQLModel, table=True):

@@ -261,6 +261,8 @@ def _confirm(
         parts.append(f"{len(recorded.meetings)} 个会面")
     if recorded.samples:
         parts.append(f"{len(recorded.samples)} 个样品承诺")
+    if recorded.visits:
+        parts.append(f"{len(recorded.visits)} 次拜访")
     summary = "、".join(parts) or "一条跟进记录"
     message = OutboundMessage(
         title=f"已记录到 {customer.name}：{summary}",

@@ -7,4 +7,7 @@ __all__ = ["REGISTRY", "Command", "Context", "dispatch", "help_reply", "load_bui
 
 
 def load_builtin() -> None:
-    from bot.commands import builtin  # noqa: F401  (registers on import)
+    from bot.commands import (
+        builtin,  # noqa: F401  (registers on import)
+        visits,  # noqa: F401  (registers on import)
+    )
