@@ -109,3 +109,12 @@ def link_claim_job(claim_id: int) -> str:
                 now=now,
             )
         return expenses.link_claim(s, claim, now)
+
+
+def reset() -> None:
+    """Forget the registered fetchers (tests change the settings)."""
+    global _configured
+    from integrations.common.approvals import reset_fetchers
+
+    reset_fetchers()
+    _configured = False

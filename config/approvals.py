@@ -68,7 +68,7 @@ class LinkRules(_Strict):
     tolerance: int = Field(default=1, ge=0, le=30)
     unit: Literal["working_days", "days"] = "working_days"
     #: how many of the applicant's recent visits the chat prompt offers, and how far back it looks
-    offer_visits: int = Field(default=5, ge=1, le=10)
+    offer_visits: int = Field(default=4, ge=1, le=10)  # + "record it now": 5 buttons (DingTalk max)
     recent_days: int = Field(default=30, ge=1, le=365)
 
 
