@@ -41,6 +41,9 @@ def create_app(handler: InboundHandler | None = None) -> FastAPI:
     from config.rules import get_rules
 
     get_rules()  # the rules file is validated at start-up: a mistake stops the process, line named
+    from config.approvals import get_approvals
+
+    get_approvals()  # so is LOOPKEEPER_APPROVALS_FILE (expense templates), when set
     setup_logging(settings.log_level, settings.log_format)
     app = FastAPI(title="loopkeeper", version="0.1.0")
     handler = handler if handler is not None else BotHandler()

@@ -21,6 +21,9 @@ def make_celery() -> Celery:
     from config.rules import get_rules
 
     get_rules()  # validated at start-up: a mistake in rules.yaml stops worker and beat, line named
+    from config.approvals import get_approvals
+
+    get_approvals()  # and the approvals mapping (LOOPKEEPER_APPROVALS_FILE), when set
     broker = settings.broker_url
     if broker.startswith("sqla+sqlite:///"):
         Path(broker.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -281,3 +281,41 @@ def test_unmapped_template_is_logged_without_a_claim(
     with session_scope() as s:
         assert s.exec(select(ExpenseClaim)).all() == []
         assert len(s.exec(select(ApprovalEventLog)).all()) == 1
+
+
+def test_form_server_down_is_retried_then_links(
+    wired: tuple[DingTalkAdapter, list[int]], fake: FakeServer
+) -> None:
+    from bot.approvals import link_claim_job
+    from integrations.common.approvals import FormFetchError
+
+    adapter, jobs = wired
+    ok = fake.routes[("GET", "/v1.0/workflow/processInstances")]
+    fake.route("GET", "/v1.0/workflow/processInstances", lambda c: (503, {"code": "ServiceUnavailable"}))
+    stream(adapter, fake, frame("inst-A", "start", "ev-r1", NOW_MS))
+    [job] = jobs
+    with pytest.raises(FormFetchError) as exc:
+        link_claim_job(job)
+    assert not exc.value.permanent  # the Celery task retries it with backoff
+    assert claim("inst-A").form_fetched_at is None  # nothing half-written
+    fake.routes[("GET", "/v1.0/workflow/processInstances")] = ok
+    assert link_claim_job(job) == "linked"
+
+
+def test_bad_approvals_file_stops_the_web_app(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.app import create_app
+    from config.approvals import ApprovalsError, reset_approvals
+    from config.settings import reset_settings
+
+    bad = tmp_path / "approvals.yaml"
+    bad.write_text("dingtalk:\n  - process_code: P\n    fields: {customer: c}\n", encoding="utf-8")
+    monkeypatch.setenv("LOOPKEEPER_APPROVALS_FILE", str(bad))
+    reset_settings()
+    reset_approvals()
+    try:
+        with pytest.raises(ApprovalsError, match=r"approvals.yaml:3: dingtalk.0.fields.date: Field required"):
+            create_app()
+    finally:
+        reset_approvals()
