@@ -8,6 +8,7 @@ workers; nothing slow runs here, so adapters can acknowledge their platform righ
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -78,13 +79,34 @@ class BotHandler:
 
     def on_command(self, inv: CommandInvocation) -> Reply:
         parsed = parse(" ".join([inv.name, *inv.args]))
+        text = " ".join([inv.name, *inv.args])
         if parsed is None:
             parsed = parse(" ".join(inv.args))
+            text = " ".join(inv.args)
         if parsed is None:
             return help_reply()
         cmd, args = parsed
-        reply = self._run(inv.platform, inv.sender.platform_user_id, inv.conversation, cmd, args, None)
-        return reply or help_reply()
+        # the command's text as a message addressed to the bot, so `/lk 记一下 甲乙 PASTED TEXT` captures the
+        # pasted text exactly like "@bot 记一下 甲乙 PASTED TEXT"
+        now = self.clock()
+        trigger = (inv.raw or {}).get("trigger_id") if isinstance(inv.raw, dict) else None
+        key = (
+            trigger
+            or hashlib.sha256(
+                f"{inv.conversation.id}|{inv.sender.platform_user_id}|{text}|{now.isoformat()}".encode()
+            ).hexdigest()[:32]
+        )
+        message = ChatMessage(
+            platform=inv.platform,
+            message_id=f"cmd:{key}",
+            conversation=inv.conversation,
+            sender=inv.sender,
+            text=text,
+            sent_at=now,
+            addressed=True,
+            reply_handle=inv.reply_handle,
+        )
+        return self._run(inv.platform, inv.sender.platform_user_id, inv.conversation, cmd, args, message)
 
     def on_action(self, action: ActionInvocation) -> Reply | None:
         kind, _, rest = action.value.partition(":")
@@ -107,9 +129,20 @@ class BotHandler:
                 if kind == "todo" and verb == "done":
                     t = actions.complete_todo(session, member, ref, now)
                     return Reply(title=f"T{t.id} 已完成 Done", private=True)
-                if kind == "capture" and verb == "undo":
+                if kind == "capture" and verb in ("undo", ""):  # "capture:7" as well as "capture:7:undo"
                     c = actions.undo_capture(session, member, ref, now)
                     return Reply(title=f"C{c.id} 已撤销 Undone", private=True)
+                if kind == "policy" and verb == "ack":
+                    ctx = Context(
+                        session=session,
+                        member=member,
+                        platform=action.platform,
+                        conversation=action.conversation or ConversationRef(id="", kind="direct"),
+                        now=now,
+                    )
+                    cmd, args = parse(f"policy ack {ref}") or (None, [])
+                    if cmd is not None:
+                        return dispatch(ctx, cmd, args)
             except (actions.ActionError, NotAllowed) as exc:
                 return Reply(title="未完成 Not done", body=str(exc), private=True)
         log.info("unknown action value", extra={"platform": action.platform, "kind": kind, "verb": verb})
@@ -177,6 +210,26 @@ class BotHandler:
         for inbox_id in stored:
             self._enqueue(inbox_id)
         return reply
+
+    def ask(self, member_id: int, text: str, *, platform: str = "cli") -> Reply:
+        """Run command TEXT as a member known by id (the CLI's `ask --as`, tests): same parse, same
+        dispatch, same scope as on a platform."""
+        parsed = parse(text)
+        if parsed is None:
+            return help_reply()
+        cmd, args = parsed
+        with session_scope() as session:
+            member = session.get(Member, member_id)
+            if member is None or not member.active:
+                return NOT_A_MEMBER
+            ctx = Context(
+                session=session,
+                member=member,
+                platform=platform,
+                conversation=ConversationRef(id=f"{platform}:{member_id}", kind="direct"),
+                now=self.clock(),
+            )
+            return dispatch(ctx, cmd, args)
 
     def _enqueue(self, inbox_id: int) -> None:
         if self.enqueue is None:

@@ -1,0 +1,187 @@
+"""Commands that change state: ack, snooze, stage, level, bind, undo. The rules (scope, evidence, audit)
+live in core (core.actions, core.stages); these parse arguments and render the outcome."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from types import ModuleType
+from typing import Any
+
+from bot.commands.registry import NOT_DONE, Context, command, refusal
+from bot.commands.render import when
+from core import actions, queries
+from core.messages import Reply
+from core.models import Customer, Opportunity
+from core.scope import NotAllowed, require_customer
+
+_ALERT_ID = re.compile(r"^[Aa]?\d+$")
+
+
+def _is_alert_id(args: list[str]) -> bool:
+    return bool(args) and bool(_ALERT_ID.match(args[0]))
+
+
+@command(
+    "ack",
+    "收到",
+    "确认",
+    summary="确认提醒，停止升级 / acknowledge an alert (stops its escalation)",
+    usage="ack ID",
+    examples=("收到 A12",),
+    accepts=_is_alert_id,  # a bare 收到 (or 收到了, 收到谢谢) is chatter, not a command
+)
+def _ack(ctx: Context, args: list[str]) -> Reply:
+    a = actions.ack_alert(ctx.session, ctx.member, args[0], ctx.now)
+    return Reply(title=f"A{a.id} 已确认 Acknowledged", body=a.title, private=True)
+
+
+@command(
+    "snooze",
+    "暂缓",
+    summary="暂缓提醒 N 个工作日，须写原因 / snooze an alert for N working days, with a reason",
+    usage="snooze ID WORKING-DAYS REASON",
+    examples=("暂缓 A12 2 客户出差",),
+)
+def _snooze(ctx: Context, args: list[str]) -> Reply:
+    if len(args) < 3 or not args[1].isdigit():
+        raise actions.ActionError("用法 usage: `暂缓 A12 工作日数 原因` (snooze ID DAYS REASON)")
+    a = actions.snooze_alert(ctx.session, ctx.member, args[0], int(args[1]), " ".join(args[2:]), ctx.now)
+    return Reply(
+        title=f"A{a.id} 暂缓到 {when(a.snoozed_until)} Snoozed",
+        body=f"{a.title}\n\n原因 reason: {a.snooze_reason}",
+        private=True,
+    )
+
+
+# --- stage and level: the evidence rules and the audit live in core.stages ---------------------------
+
+
+def core_module(name: str) -> ModuleType | None:
+    """A core service module that may not exist yet on every branch (core.stages, core.policies)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+_OPP_ID = re.compile(r"^[Oo]\d+$")
+
+
+def _subject(ctx: Context, ref: str) -> str:
+    """Check scope before anything changes: ``O12`` names an opportunity, anything else a customer.
+    Returns the reference core.stages resolves (the customer's full name, or the opportunity id)."""
+    if _OPP_ID.match(ref):
+        opp = ctx.session.get(Opportunity, int(ref[1:]))
+        if opp is None:
+            raise actions.ActionError(f"没有商机 {ref} (no such opportunity)")
+        customer = ctx.session.get(Customer, opp.customer_id)
+        if customer is None:
+            raise actions.ActionError(f"没有商机 {ref}")
+        require_customer(ctx.session, ctx.member, customer)
+        return ref.upper()
+    return queries.customer_for(ctx.session, ctx.member, ref).name
+
+
+def _blocked(exc: Exception, what: str) -> Reply:
+    missing = getattr(exc, "missing", None)
+    body = str(exc)
+    if missing:
+        items = [getattr(m, "label", None) or str(m) for m in missing]
+        body = f"{what}需要以下证据 (missing evidence):\n" + "\n".join(f"- {i}" for i in items)
+    return Reply(title=f"{NOT_DONE} · {what}被规则拦下 blocked", body=body, private=True)
+
+
+def _change(ctx: Context, args: list[str], fn_name: str, what: str, usage: str) -> Reply:
+    if len(args) < 2:
+        raise actions.ActionError(f"用法 usage: `{usage}`")
+    ref, target = " ".join(args[:-1]), args[-1]
+    subject = _subject(ctx, ref)
+    stages = core_module("core.stages")
+    fn = getattr(stages, fn_name, None) if stages is not None else None
+    if fn is None:
+        return Reply(
+            title=NOT_DONE, body=f"{what}变更尚未启用 (core.stages.{fn_name} is missing)", private=True
+        )
+    try:
+        result: Any = fn(ctx.session, ctx.member, subject, target, ctx.now)
+    except NotAllowed as exc:
+        return refusal(str(exc))
+    except (ValueError, LookupError) as exc:  # ActionError and core.stages' blocked-transition error
+        return _blocked(exc, what)
+    frm = getattr(result, "from_value", None) or getattr(result, "frm", None)
+    title = f"{subject}: {what} → {target}"
+    return Reply(title=title, body=f"从 from {frm}" if frm else "", private=True)
+
+
+@command(
+    "stage",
+    "阶段",
+    summary="推进阶段（缺证据时列出所缺）/ move a customer or opportunity to a stage",
+    usage="stage CUSTOMER-OR-OPPORTUNITY STAGE",
+    examples=("阶段 百润 商务谈判", "stage O3 合同签署"),
+)
+def _stage(ctx: Context, args: list[str]) -> Reply:
+    return _change(ctx, args, "change_stage", "阶段 stage ", "阶段 客户或商机 阶段")
+
+
+@command(
+    "level",
+    "级别",
+    summary="设置商机级别 A–E（需对应证据）/ set the deal level A–E",
+    usage="level CUSTOMER-OR-OPPORTUNITY A-E",
+    examples=("级别 百润 C",),
+)
+def _level(ctx: Context, args: list[str]) -> Reply:
+    if args and args[-1].upper() in ("A", "B", "C", "D", "E"):
+        args = [*args[:-1], args[-1].upper()]
+    elif len(args) >= 2:
+        raise actions.ActionError("级别应为 A–E (level must be A to E)")
+    return _change(ctx, args, "change_level", "级别 level ", "级别 客户或商机 A-E")
+
+
+# --- conversations and captures -----------------------------------------------------------------------
+
+
+@command(
+    "bind",
+    "绑定",
+    summary="把本群绑定到客户，之后的消息记到该客户 / bind this conversation to a customer",
+    usage="bind CUSTOMER",
+    examples=("绑定 百润",),
+)
+def _bind(ctx: Context, args: list[str]) -> Reply:
+    if not args:
+        raise actions.ActionError("用法 usage: `绑定 客户名`")
+    if ctx.conversation.kind == "direct":
+        raise actions.ActionError("请在客户群里使用 (use it in the customer's group conversation)")
+    customer = queries.customer_for(ctx.session, ctx.member, " ".join(args))
+    actions.bind_conversation(ctx.session, ctx.member, ctx.platform, ctx.conversation.id, customer)
+    return Reply(
+        title=f"已绑定 Bound: {customer.name}",
+        body="本群之后被记录的消息都会归到该客户。",
+        private=True,
+    )
+
+
+@command(
+    "undo",
+    "撤销",
+    summary="撤销一次记录（默认最近一次）/ undo a capture (default: your latest)",
+    usage="undo [ID]",
+    examples=("撤销", "undo C7"),
+)
+def _undo(ctx: Context, args: list[str]) -> Reply:
+    c = actions.undo_capture(ctx.session, ctx.member, args[0] if args else None, ctx.now)
+    facts = c.facts or {}
+    parts = [f"{k}: {len(v)}" for k, v in facts.items() if isinstance(v, list) and v and k != "resolved_by"]
+    return Reply(
+        title=f"C{c.id} 已撤销 Undone",
+        body="已删除 removed: " + (", ".join(parts) if parts else "该次记录的全部内容"),
+        private=True,
+    )
+
+
+_ = Customer

@@ -1,0 +1,86 @@
+"""`policy`/政策 publish|list|ack. Publishing, acknowledging and the reminders are core services
+(core.policies); listing is a scoped query (core.queries.policies)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.commands.changes import core_module
+from bot.commands.registry import MANAGERS, NOT_DONE, Context, command, refusal
+from bot.commands.render import when
+from core import actions, queries
+from core.messages import Action, Reply
+
+PUBLISH = ("publish", "发布")
+LIST = ("list", "列表", "查看")
+ACK = ("ack", "收到", "确认")
+_AUDIENCE = re.compile(r"^(?:to|对象|范围)[:：=](.+)$", re.IGNORECASE)
+
+
+def _service(name: str) -> Any:
+    mod = core_module("core.policies")
+    fn = getattr(mod, name, None) if mod is not None else None
+    if fn is None:
+        raise actions.ActionError(f"政策功能尚未启用 (core.policies.{name} is missing)")
+    return fn
+
+
+def split_publish_args(args: list[str]) -> tuple[str, str, str | None]:
+    """``[to:REGION] TITLE [| BODY]`` → (title, body, audience). Without ``|`` the first word is the
+    title and the rest the body."""
+    audience = None
+    rest = list(args)
+    if rest and (m := _AUDIENCE.match(rest[0])):
+        audience, rest = m.group(1), rest[1:]
+    text = " ".join(rest)
+    for sep in ("|", "｜"):
+        if sep in text:
+            title, body = text.split(sep, 1)
+            return title.strip(), body.strip(), audience
+    return (rest[0] if rest else ""), " ".join(rest[1:]), audience
+
+
+@command(
+    "policy",
+    "政策",
+    summary="政策：发布（经理）、查看、确认收到 / policies: publish (managers), list, acknowledge",
+    usage="policy publish [to:REGION] TITLE | BODY · policy list · policy ack ID",
+    examples=("政策 list", "政策 ack P3", "政策 发布 to:华东-浙沪 年底返点 | 12 月签约返点 3%"),
+)
+def _policy(ctx: Context, args: list[str]) -> Reply:
+    verb = args[0].casefold() if args else "list"
+    rest = args[1:]
+    if verb in PUBLISH:
+        if ctx.member.role not in MANAGERS:
+            return refusal("只有经理和总监可以发布政策 (only managers and directors publish policies)")
+        title, body, audience = split_publish_args(rest)
+        if not title:
+            raise actions.ActionError("用法 usage: `政策 发布 [to:区域] 标题 | 正文`")
+        p = _service("publish_policy")(ctx.session, ctx.member, title, body, audience, ctx.now)
+        return Reply(title=f"P{p.id} 已发布 Published: {p.title}", body=p.body or "", private=True)
+    if verb in ACK:
+        if not rest:
+            raise actions.ActionError("用法 usage: `政策 ack P3`")
+        result = _service("ack_policy")(ctx.session, ctx.member, rest[0], ctx.now)
+        pid = getattr(result, "policy_id", None) or getattr(result, "id", rest[0])
+        return Reply(title=f"P{pid} 已确认 Acknowledged", private=True)
+    if verb in LIST:
+        lines = queries.policies(ctx.session, ctx.member)
+        if not lines:
+            return Reply(title="没有政策 No policies", private=True)
+        body = "\n".join(
+            f"- P{x.policy.id} {x.policy.title} · {when(x.policy.published_at)}"
+            + (f" · 已确认 {x.acks}/{x.audience_size}" if ctx.member.role != "rep" else "")
+            + ("" if x.acked or ctx.member.role != "rep" else " · **待确认 to acknowledge**")
+            for x in lines
+        )
+        buttons = [
+            Action(kind="ack", label=f"收到 P{x.policy.id}", value=f"policy:{x.policy.id}:ack")
+            for x in lines
+            if not x.acked and ctx.member.role == "rep"
+        ]
+        return Reply(title=f"政策 Policies · {len(lines)}", body=body, actions=buttons[:5], private=True)
+    return Reply(
+        title=NOT_DONE, body="用法 usage: `政策 list` · `政策 ack P3` · `政策 发布 标题 | 正文`", private=True
+    )
