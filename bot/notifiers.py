@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from core.messages import OutboundMessage
-from core.notices import Notifier
+from core.notices import Destination, Notifier
 
 log = logging.getLogger("loopkeeper.notify")
 
@@ -26,12 +26,40 @@ class LoggingNotifier:
         self.sent.append((user_id, message.title))
 
 
+# Platform limits (../shared/docs/platforms.md §4), with a safety margin where going over is punished:
+# Slack chat.postMessage ~1/s per channel; DingTalk robots 20/min (then a 10-minute throttle); WeCom app
+# messages 30/min per member (excess silently dropped), WeCom group robots 20/min.
+DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
+    "slack": (1, 1.0),
+    "dingtalk": (18, 60.0),
+    "wecom": (28, 60.0),
+}
+UNLIMITED = (1000, 1.0)  # the logging notifier and unknown platforms
+
+
+def destination(notifier: Notifier, user_id: str) -> Destination:
+    """The notifier's own rate-limit destination when it declares one, else ``platform:user_id`` with
+    the platform's default limit."""
+    declared = getattr(notifier, "destination", None)
+    if callable(declared):
+        dest = declared(user_id)
+        return dest if isinstance(dest, Destination) else Destination(*dest)
+    limit, per = DEFAULT_LIMITS.get(notifier.platform, UNLIMITED)
+    return Destination(f"{notifier.platform}:{user_id}", limit, per)
+
+
 _registry: dict[str, Notifier] = {}
 _fallback = LoggingNotifier()
 
 
 def register(notifier: Notifier) -> None:
+    """Make ``notifier`` deliver every notice of its platform (the composition root calls this when the
+    platform is configured)."""
     _registry[notifier.platform] = notifier
+
+
+def unregister(platform: str) -> None:
+    _registry.pop(platform, None)
 
 
 def notifier_for(platform: str | None) -> Notifier:
