@@ -1,8 +1,9 @@
 """Delivering the outbox (Notice rows) through the recipient's platform notifier.
 
 - Claim: a notice is taken with a conditional UPDATE (pending → sending), so two workers never send it
-  twice; a notice for an alert and recipient that already has an earlier notice is a duplicate and is
-  never sent (at most one delivery per alert and recipient, whatever the keys).
+  twice; a notice repeating an earlier one (same alert, recipient and title) is a duplicate and is never
+  sent (at most one delivery per alert and recipient, whatever the keys; an escalation or a "snooze
+  ended" reminder is a new message, not a repeat).
 - Quiet hours: pushes (alerts, reminders, digests, policies) falling in the recipient's quiet hours wait
   for the end of them (the team calendar's rule when present, else 22:00–08:00 in the team zone); answers
   to what the member just did (capture confirmations, questions, replies) go out at once.
@@ -118,14 +119,16 @@ def _expire_stuck(session: Session, now: datetime) -> int:
 
 
 def _is_duplicate(session: Session, n: Notice) -> bool:
-    """An earlier notice for the same alert and recipient exists (whatever its key): this one is never
-    sent. Only the earliest counts, so two workers cannot both skip."""
+    """An earlier notice says the same thing about the same alert to the same recipient (whatever its
+    key): this one is never sent. Only the earliest counts, so two workers cannot both skip. A different
+    message about the alert (an escalation, "snooze ended") is a new occasion, not a duplicate."""
     if n.alert_id is None:
         return False
     earlier = session.exec(
         select(Notice.id).where(
             Notice.alert_id == n.alert_id,
             Notice.recipient_id == n.recipient_id,
+            Notice.title == n.title,
             col(Notice.id) < (n.id or 0),
             col(Notice.state).in_(("pending", "sending", "sent")),
         )

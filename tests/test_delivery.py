@@ -208,15 +208,24 @@ def test_at_most_one_delivery_per_alert_and_recipient(team: dict[str, int]) -> N
             recipient_id=team["小周"],
             kind="alert",
             alert_id=a_id,
-            message=OutboundMessage(title="again"),
+            message=OutboundMessage(title="待办已逾期 T1"),
         )
-    assert again is not None
+        reminder = create_notice(  # "snooze ended": a new message about the alert, not a repeat
+            s,
+            key="alert-unsnoozed",
+            recipient_id=team["小周"],
+            kind="alert",
+            alert_id=a_id,
+            message=OutboundMessage(title="暂缓到期 待办已逾期 T1"),
+        )
+    assert again is not None and reminder is not None
     # two workers handing the same notice at once, then every pass again
     assert delivery.deliver(first, T) == "sent"
     assert delivery.deliver(first, T) == "skipped"
     assert delivery.deliver(again, T) == "duplicate"
     delivery.deliver_pending(now=T + timedelta(minutes=1))
-    assert len(rec.sent) == 1
+    delivery.deliver_pending(now=T + timedelta(minutes=2))
+    assert [t for _u, t, _k in rec.sent] == ["待办已逾期 T1", "暂缓到期 待办已逾期 T1"]
     assert state(again).state == "skipped"
 
 

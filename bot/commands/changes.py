@@ -70,31 +70,28 @@ def core_module(name: str) -> ModuleType | None:
 _OPP_ID = re.compile(r"^[Oo]\d+$")
 
 
-def _subject(ctx: Context, ref: str) -> str:
-    """Check scope before anything changes: ``O12`` names an opportunity, anything else a customer.
-    Returns the reference core.stages resolves (the customer's full name, or the opportunity id)."""
+def _subject(ctx: Context, ref: str) -> Customer | Opportunity:
+    """The customer or opportunity a typed reference names, checked against the asker's scope before
+    anything changes: ``O12`` names an opportunity, anything else a customer (name or alias)."""
     if _OPP_ID.match(ref):
         opp = ctx.session.get(Opportunity, int(ref[1:]))
-        if opp is None:
+        customer = ctx.session.get(Customer, opp.customer_id) if opp is not None else None
+        if opp is None or customer is None:
             raise actions.ActionError(f"没有商机 {ref} (no such opportunity)")
-        customer = ctx.session.get(Customer, opp.customer_id)
-        if customer is None:
-            raise actions.ActionError(f"没有商机 {ref}")
         require_customer(ctx.session, ctx.member, customer)
-        return ref.upper()
-    return queries.customer_for(ctx.session, ctx.member, ref).name
+        return opp
+    return queries.customer_for(ctx.session, ctx.member, ref)
 
 
-def _blocked(exc: Exception, what: str) -> Reply:
-    missing = getattr(exc, "missing", None)
-    body = str(exc)
-    if missing:
-        items = [getattr(m, "label", None) or str(m) for m in missing]
-        body = f"{what}需要以下证据 (missing evidence):\n" + "\n".join(f"- {i}" for i in items)
-    return Reply(title=f"{NOT_DONE} · {what}被规则拦下 blocked", body=body, private=True)
+def _label(subject: Customer | Opportunity) -> str:
+    if isinstance(subject, Opportunity):
+        return f"O{subject.id}" + (f" {subject.name}" if subject.name else "")
+    return subject.name
 
 
 def _change(ctx: Context, args: list[str], fn_name: str, what: str, usage: str) -> Reply:
+    """Stage and level changes: core.stages.change_stage / change_level(session, actor, subject, target,
+    now) enforce the evidence rules and write the AuditEvent; EvidenceMissing lists what is missing."""
     if len(args) < 2:
         raise actions.ActionError(f"用法 usage: `{usage}`")
     ref, target = " ".join(args[:-1]), args[-1]
@@ -106,14 +103,26 @@ def _change(ctx: Context, args: list[str], fn_name: str, what: str, usage: str) 
             title=NOT_DONE, body=f"{what}变更尚未启用 (core.stages.{fn_name} is missing)", private=True
         )
     try:
-        result: Any = fn(ctx.session, ctx.member, subject, target, ctx.now)
+        audit: Any = fn(ctx.session, ctx.member, subject, target, ctx.now)
     except NotAllowed as exc:
         return refusal(str(exc))
-    except (ValueError, LookupError) as exc:  # ActionError and core.stages' blocked-transition error
-        return _blocked(exc, what)
-    frm = getattr(result, "from_value", None) or getattr(result, "frm", None)
-    title = f"{subject}: {what} → {target}"
-    return Reply(title=title, body=f"从 from {frm}" if frm else "", private=True)
+    except (ValueError, LookupError) as exc:  # ActionError, EvidenceMissing (an ActionError with .missing)
+        missing = getattr(exc, "missing", None)
+        if not missing:
+            return Reply(title=NOT_DONE, body=str(exc), private=True)
+        items = [getattr(m, "label", None) or str(m) for m in missing]
+        return Reply(
+            title=f"{NOT_DONE} · 缺少证据 missing evidence",
+            body=f"{_label(subject)} 改为{what}「{target}」需要 (needs):\n"
+            + "\n".join(f"- {i}" for i in items),
+            private=True,
+        )
+    frm = getattr(audit, "from_value", None)
+    return Reply(
+        title=f"{_label(subject)}：{what} {frm or '—'} → {target}",
+        body="已记录到审计 (audited)",
+        private=True,
+    )
 
 
 @command(
@@ -124,7 +133,7 @@ def _change(ctx: Context, args: list[str], fn_name: str, what: str, usage: str) 
     examples=("阶段 百润 商务谈判", "stage O3 合同签署"),
 )
 def _stage(ctx: Context, args: list[str]) -> Reply:
-    return _change(ctx, args, "change_stage", "阶段 stage ", "阶段 客户或商机 阶段")
+    return _change(ctx, args, "change_stage", "阶段", "阶段 客户或商机 阶段")
 
 
 @command(
@@ -139,7 +148,7 @@ def _level(ctx: Context, args: list[str]) -> Reply:
         args = [*args[:-1], args[-1].upper()]
     elif len(args) >= 2:
         raise actions.ActionError("级别应为 A–E (level must be A to E)")
-    return _change(ctx, args, "change_level", "级别 level ", "级别 客户或商机 A-E")
+    return _change(ctx, args, "change_level", "级别", "级别 客户或商机 A-E")
 
 
 # --- conversations and captures -----------------------------------------------------------------------
@@ -182,6 +191,3 @@ def _undo(ctx: Context, args: list[str]) -> Reply:
         body="已删除 removed: " + (", ".join(parts) if parts else "该次记录的全部内容"),
         private=True,
     )
-
-
-_ = Customer

@@ -57,7 +57,7 @@ def _policy(ctx: Context, args: list[str]) -> Reply:
         title, body, audience = split_publish_args(rest)
         if not title:
             raise actions.ActionError("用法 usage: `政策 发布 [to:区域] 标题 | 正文`")
-        p = _service("publish_policy")(ctx.session, ctx.member, title, body, audience, ctx.now)
+        p = _service("publish_policy")(ctx.session, ctx.member, title, body, ctx.now, audience=audience)
         return Reply(title=f"P{p.id} 已发布 Published: {p.title}", body=p.body or "", private=True)
     if verb in ACK:
         if not rest:
