@@ -35,7 +35,7 @@ from core.models import (
     SampleCommitment,
     Todo,
 )
-from core.scope import NotAllowed, require_customer, visible_customer_ids, visible_members
+from core.scope import NotAllowed, visible_customer_ids, visible_members
 from core.timeutil import parse_tz
 
 DEFAULT_STAGES = ("线索", "需求确认", "方案报价", "商务谈判", "合同签署", "交付启动")
@@ -129,9 +129,8 @@ def customer_for(session: Session, member: Member, typed: str) -> Customer:
         hits = exact
     ids = visible_customer_ids(session, member)
     visible = [c for c in hits if ids is None or (c.id or 0) in ids]
-    if not visible:
-        require_customer(session, member, hits[0])  # raises NotAllowed naming only what was typed
-        raise NotAllowed(f"{typed} 不在你的权限范围内 (not in your scope)")
+    if not visible:  # refuse naming only what was typed: not even the full name leaks
+        raise NotAllowed(f"“{typed}” 不在你的权限范围内 (not in your scope)")
     if len(visible) > 1:
         raise ActionError(
             f"“{typed}” 对应多个客户，请写全名 (several match): " + "、".join(c.name for c in visible)

@@ -210,7 +210,7 @@ def test_rbac_matrix(world: Path, text: str, who: str, allowed: bool) -> None:
     else:
         assert reply.title == NOT_ALLOWED, reply.title
         # a refusal carries no data about the customer
-        for secret in ("账期", "小周", "方案报价", "寄出样品", "120"):
+        for secret in ("账期", "小周", "方案报价", "寄出样品", "120", "杭州甲乙贸易"):
             assert secret not in reply.body
 
 

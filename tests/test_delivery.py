@@ -344,6 +344,14 @@ def _acquire_many(url: str, out: Any, start: float, steps: int) -> None:
 
 
 def test_database_rate_limit_is_shared_across_processes(team: dict[str, int], db: str) -> None:
+    _two_processes_share_one_limit(db)
+
+
+def test_database_rate_limit_is_shared_across_processes_on_postgres(pg_db: str) -> None:
+    _two_processes_share_one_limit(pg_db)
+
+
+def _two_processes_share_one_limit(db: str) -> None:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     procs = [ctx.Process(target=_acquire_many, args=(db, q, T.timestamp(), 240)) for _ in range(2)]

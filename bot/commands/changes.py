@@ -13,7 +13,7 @@ from bot.commands.render import when
 from core import actions, queries
 from core.messages import Reply
 from core.models import Customer, Opportunity
-from core.scope import NotAllowed, require_customer
+from core.scope import NotAllowed, can_see
 
 _ALERT_ID = re.compile(r"^[Aa]?\d+$")
 
@@ -78,7 +78,8 @@ def _subject(ctx: Context, ref: str) -> Customer | Opportunity:
         customer = ctx.session.get(Customer, opp.customer_id) if opp is not None else None
         if opp is None or customer is None:
             raise actions.ActionError(f"没有商机 {ref} (no such opportunity)")
-        require_customer(ctx.session, ctx.member, customer)
+        if not can_see(ctx.session, ctx.member, customer):
+            raise NotAllowed(f"{ref.upper()} 不在你的权限范围内 (not in your scope)")
         return opp
     return queries.customer_for(ctx.session, ctx.member, ref)
 
