@@ -167,8 +167,9 @@ class _Job:
 def _recipient_address(
     session: Session, recipient_id: int | None, platform: str | None
 ) -> tuple[str | None, str]:
-    """(platform, user id): the notice's own platform if the member has an identity there, else the
-    member's first identity, else the log."""
+    """(platform, user id): the notice's own platform if the member has an identity there and that
+    platform is connected; else the member's first identity on a connected platform; else their first
+    identity (delivered to the log); else the log."""
     if recipient_id is None:
         return None, "(nobody)"
     idents = session.exec(
@@ -176,6 +177,12 @@ def _recipient_address(
         .where(PlatformIdentity.member_id == recipient_id)
         .order_by(col(PlatformIdentity.id))
     ).all()
+    connected = [i for i in idents if notifiers.is_connected(i.platform)]
+    for ident in connected:
+        if ident.platform == platform:
+            return ident.platform, ident.user_id
+    if connected:
+        return connected[0].platform, connected[0].user_id
     for ident in idents:
         if ident.platform == platform:
             return ident.platform, ident.user_id

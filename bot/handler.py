@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlmodel import Session
 
 from bot.commands import Context, dispatch, help_reply, load_builtin, parse
+from bot.commands.registry import strip_mentions
 from core import actions
 from core.db import session_scope
 from core.inbox import Accepted, accept, member_for, store
@@ -43,6 +45,18 @@ NOT_A_MEMBER = Reply(
 )
 
 
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:收到|收到了|收到啦|好的|好|好嘞|嗯|嗯嗯|ok|okay|k|谢谢|多谢|thanks|thank you|thx|知道了|明白|了解|"
+    r"👍|🙏|👌|✅)(?:[\s,，.。!！~～]*(?:收到|好的|谢谢|thanks|👍|🙏|👌))*[\s,，.。!！~～]*$",
+    re.IGNORECASE,
+)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A bare acknowledgement ("收到", "好的👍", "ok thanks") addressed to the bot: chatter."""
+    return bool(_ACKNOWLEDGEMENT.match(strip_mentions(text)))
+
+
 def _default_enqueue(inbox_id: int) -> None:
     from core.tasks import enqueue_inbox
 
@@ -68,6 +82,10 @@ class BotHandler:
             if parsed is not None:
                 cmd, args = parsed
                 return self._run(msg.platform, msg.sender.platform_user_id, msg.conversation, cmd, args, msg)
+            if msg.intent != "capture" and is_acknowledgement(msg.text):
+                # "收到" / "好的" said to the bot (often a quote-reply to its own alert): no command, no
+                # capture of the quoted bot message, no reply
+                return None
             if msg.quoted_text or msg.intent == "capture" or msg.conversation.kind == "direct":
                 return self._capture(msg)
             return help_reply()

@@ -62,6 +62,11 @@ def unregister(platform: str) -> None:
     _registry.pop(platform, None)
 
 
+def is_connected(platform: str | None) -> bool:
+    """A notifier is registered for the platform."""
+    return platform is not None and platform in _registry
+
+
 def notifier_for(platform: str | None) -> Notifier:
     if platform and platform in _registry:
         return _registry[platform]

@@ -165,9 +165,16 @@ def test_bare_acknowledgement_is_chatter_not_a_command(world: Path) -> None:
     for text in ("收到", "收到了", "收到，谢谢", "确认", "ack"):
         assert parse(text) is None, text
     assert parse("收到 A1") is not None and parse("收到A1") is not None
-    # a bare 收到 addressed to the bot changes nothing
-    via_chat("wecom", "小周", "收到")
+    # a bare 收到 addressed to the bot changes nothing, stores nothing and gets no reply — also as a
+    # quote-reply to the bot's own alert, whose text must not be captured
+    for platform in ("wecom", "dingtalk", "slack"):
+        for text in ("收到", "收到了", "好的👍", "ok thanks"):
+            assert via_chat(platform, "小周", text) is None
+            assert via_chat(platform, "小周", text, quoted="待办已逾期 T1：寄出样品 [A1]") is None
     assert _alert_state(1) == "open"
+    assert _inbox_captures() == 0
+    # ... while a real request still works
+    assert via_chat("wecom", "小周", "收到 A1") is not None and _alert_state(1) == "acked"
 
 
 # --- RBAC matrix ---------------------------------------------------------------------------------------

@@ -127,6 +127,16 @@ def test_logging_notifier_when_no_platform_is_configured(team: dict[str, int]) -
         assert a is not None and a.sent_at == T
 
 
+def test_a_connected_platform_is_preferred(team: dict[str, int]) -> None:
+    """小周 has WeCom, DingTalk and Slack ids; only Slack is connected: the notice goes to Slack."""
+    rec = Recorder("slack")
+    notifiers.register(rec)
+    nid = alert(team["小周"], 1)
+    delivery.deliver_pending(now=T)
+    assert rec.sent == [("UZHOU", "待办已逾期 T1", f"alert:1:{team['小周']}")]
+    assert state(nid).platform == "slack"
+
+
 def test_429_waits_for_retry_after_then_delivers_once(team: dict[str, int]) -> None:
     answers = iter([(429, {"errcode": 45009}, {"Retry-After": "30"}), (200, {"errcode": 0})])
     with FakeServer() as srv:
