@@ -38,14 +38,30 @@ UNLIMITED = (1000, 1.0)  # the logging notifier and unknown platforms
 
 
 def destination(notifier: Notifier, user_id: str) -> Destination:
-    """The notifier's own rate-limit destination when it declares one, else ``platform:user_id`` with
-    the platform's default limit."""
+    """Where a send to ``user_id`` is paced, as the notifier declares it:
+
+    1. ``destination(user_id) -> Destination(key, limit, per_seconds)`` (the documented form), or
+    2. ``destination_key(user_id) -> str`` with the limit in ``rate_limit = (limit, per_seconds)`` or in
+       ``rate_limits = {kind: (limit, per_seconds)}`` keyed by the key's middle segment
+       (``wecom:member:u1`` → ``member``), else the platform default;
+    3. nothing: ``platform:user_id`` with the platform default (``DEFAULT_LIMITS``)."""
     declared = getattr(notifier, "destination", None)
     if callable(declared):
         dest = declared(user_id)
         return dest if isinstance(dest, Destination) else Destination(*dest)
     limit, per = DEFAULT_LIMITS.get(notifier.platform, UNLIMITED)
-    return Destination(f"{notifier.platform}:{user_id}", limit, per)
+    key_fn = getattr(notifier, "destination_key", None)
+    if not callable(key_fn):
+        return Destination(f"{notifier.platform}:{user_id}", limit, per)
+    key = str(key_fn(user_id))
+    single = getattr(notifier, "rate_limit", None)
+    by_kind = getattr(notifier, "rate_limits", None)
+    parts = key.split(":")
+    if isinstance(single, tuple) and len(single) == 2:
+        limit, per = single
+    elif isinstance(by_kind, dict) and len(parts) > 2 and parts[1] in by_kind:
+        limit, per = by_kind[parts[1]]
+    return Destination(key, int(limit), float(per))
 
 
 _registry: dict[str, Notifier] = {}
@@ -63,8 +79,8 @@ def unregister(platform: str) -> None:
 
 
 def is_connected(platform: str | None) -> bool:
-    """A notifier is registered for the platform."""
-    return platform is not None and platform in _registry
+    """A notifier (not the logging fallback) serves the platform."""
+    return platform is not None and notifier_for(platform) is not _fallback
 
 
 def notifier_for(platform: str | None) -> Notifier:

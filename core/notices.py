@@ -49,7 +49,9 @@ class Notifier(Protocol):
     Rate limits. A notifier may also define ``destination(user_id) -> Destination`` naming the key its
     platform limits by and the limit (e.g. Slack: the DM channel, 1/s; a DingTalk or WeCom group robot:
     the robot's webhook key, 20/min; a WeCom app message: the member, 30/min). Without it the delivery
-    paces by ``(platform, user_id)`` with ``bot.notifiers.DEFAULT_LIMITS``. Delivery never calls
+    paces by ``(platform, user_id)`` with ``bot.notifiers.DEFAULT_LIMITS``. (Also understood:
+    ``destination_key(user_id) -> str`` with ``rate_limit = (limit, per_seconds)`` or ``rate_limits =
+    {kind: (limit, per_seconds)}`` for keys ``platform:kind:id``.) Delivery never calls
     ``send`` faster than that, across every worker, so notifiers need no limiter of their own.
 
     A notifier never retries by itself and never sends twice for one ``notice_key`` (it may pass the key

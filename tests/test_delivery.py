@@ -395,6 +395,24 @@ def test_notifier_without_destination_gets_the_platform_default(team: dict[str, 
             pass
 
     assert notifiers.destination(Plain(), "U1") == Destination("slack:U1", 1, 1.0)
+
+    class KeyOnly(Plain):  # a destination key, the limit in `rate_limit`
+        platform = "dingtalk"
+        rate_limit = (20, 60.0)
+
+        def destination_key(self, user_id: str) -> str:
+            return "dingtalk:robot:code-1"
+
+    class KeyByKind(Plain):  # a destination key, limits per kind of destination
+        platform = "wecom"
+        rate_limits = {"member": (30, 60), "robot": (20, 60)}
+
+        @staticmethod
+        def destination_key(user_id: str) -> str:
+            return f"wecom:member:{user_id}"
+
+    assert notifiers.destination(KeyOnly(), "u") == Destination("dingtalk:robot:code-1", 20, 60.0)
+    assert notifiers.destination(KeyByKind(), "u1") == Destination("wecom:member:u1", 30, 60.0)
     assert notifiers.destination(notifiers.fallback(), "x").limit >= 100
 
 
