@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.commands import Context, dispatch, help_reply, load_builtin, parse
+from bot.commands import NOT_DONE, Context, dispatch, help_reply, load_builtin, parse, refusal
 from bot.commands.registry import strip_mentions
 from core import actions
 from core.db import session_scope
@@ -161,8 +161,17 @@ class BotHandler:
                     cmd, args = parse(f"policy ack {ref}") or (None, [])
                     if cmd is not None:
                         return dispatch(ctx, cmd, args)
-            except (actions.ActionError, NotAllowed) as exc:
-                return Reply(title="未完成 Not done", body=str(exc), private=True)
+            except NotAllowed as exc:
+                return refusal(str(exc))
+            except actions.ActionError as exc:
+                return Reply(title=NOT_DONE, body=str(exc), private=True)
+        # a button whose value is a command ("overdue" on the morning digest): run it for the presser
+        parsed = parse(action.value)
+        if parsed is not None:
+            conv = action.conversation or ConversationRef(id=f"{action.platform}:direct", kind="direct")
+            return self._run(
+                action.platform, action.sender.platform_user_id, conv, parsed[0], parsed[1], None
+            )
         log.info("unknown action value", extra={"platform": action.platform, "kind": kind, "verb": verb})
         return None
 

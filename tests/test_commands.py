@@ -361,3 +361,23 @@ def test_rest_api_is_scoped_by_member_header(world: Path, monkeypatch: pytest.Mo
     assert [a["id"] for a in alerts] == ["A2"]
     r = client.post("/api/ask", json={"text": "客户 甲乙"}, headers=as_("小陈"))
     assert r.status_code == 200 and r.json()["title"] == NOT_ALLOWED
+
+
+def test_a_button_whose_value_is_a_command_runs_it_for_the_presser(world: Path) -> None:
+    from core.messages import ActionInvocation
+
+    def press(who: str, value: str) -> Reply | None:
+        return handler().on_action(
+            ActionInvocation(
+                platform="dingtalk", sender=Sender(platform_user_id=IDS["dingtalk"][who]), value=value
+            )
+        )
+
+    mine = press("小周", "overdue")  # the morning digest's "逾期 Overdue" button
+    team = press("王经理", "overdue")
+    assert mine is not None and re.findall(r"^- (T\d+) ", mine.body, re.M) == ["T1"]
+    assert team is not None and re.findall(r"^- (T\d+) ", team.body, re.M) == ["T1", "T3"]
+    done = press("小周", "todo:1:done")
+    assert done is not None and done.title.startswith("T1 已完成") and _todo_status(1) == "done"
+    refused = press("小陈", "alert:2:ack")  # 小李's alert
+    assert refused is not None and refused.title == NOT_ALLOWED and _alert_state(2) == "open"
