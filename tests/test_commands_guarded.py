@@ -115,3 +115,19 @@ def test_policy_publish_list_and_ack(world: Path) -> None:
         assert sorted(a.member_id for a in s.exec(select(PolicyAck)).all()) == [ids["小周"], ids["小陈"]]
     rep_publish = via_chat("wecom", "小周", "政策 发布 自己的政策 | x")
     assert rep_publish is not None and rep_publish.title == NOT_ALLOWED
+
+
+def test_policy_application_is_recorded_once_per_deal(world: Path) -> None:
+    pytest.importorskip("core.policies")
+    from core.models import PolicyApplication
+
+    via_chat("wecom", "王经理", "政策 发布 年底返点 | 12 月签约返点 3%")
+    first = via_chat("wecom", "小周", "政策 apply P1 O1")
+    assert first is not None and first.title == "P1 已用于 Applied in O1"
+    assert "11-25 10:00" in first.body
+    again = via_chat("wecom", "小周", "政策 用于 P1 O1")
+    assert again is not None and again.body == first.body
+    refused = via_chat("wecom", "小陈", "政策 apply P1 甲乙")
+    assert refused is not None and refused.title == NOT_ALLOWED
+    with session_scope() as s:
+        assert [(a.policy_id, a.opportunity_id) for a in s.exec(select(PolicyApplication)).all()] == [(1, 1)]

@@ -70,7 +70,7 @@ def core_module(name: str) -> ModuleType | None:
 _OPP_ID = re.compile(r"^[Oo]\d+$")
 
 
-def _subject(ctx: Context, ref: str) -> Customer | Opportunity:
+def subject_of(ctx: Context, ref: str) -> Customer | Opportunity:
     """The customer or opportunity a typed reference names, checked against the asker's scope before
     anything changes: ``O12`` names an opportunity, anything else a customer (name or alias)."""
     if _OPP_ID.match(ref):
@@ -96,7 +96,7 @@ def _change(ctx: Context, args: list[str], fn_name: str, what: str, usage: str) 
     if len(args) < 2:
         raise actions.ActionError(f"用法 usage: `{usage}`")
     ref, target = " ".join(args[:-1]), args[-1]
-    subject = _subject(ctx, ref)
+    subject = subject_of(ctx, ref)
     stages = core_module("core.stages")
     fn = getattr(stages, fn_name, None) if stages is not None else None
     if fn is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.commands.changes import core_module
+from bot.commands.changes import core_module, subject_of
 from bot.commands.registry import MANAGERS, NOT_DONE, Context, command, refusal
 from bot.commands.render import when
 from core import actions, queries
@@ -15,6 +15,7 @@ from core.messages import Action, Reply
 PUBLISH = ("publish", "发布")
 LIST = ("list", "列表", "查看")
 ACK = ("ack", "收到", "确认")
+APPLY = ("apply", "应用", "用于")
 _AUDIENCE = re.compile(r"^(?:to|对象|范围)[:：=](.+)$", re.IGNORECASE)
 
 
@@ -44,9 +45,14 @@ def split_publish_args(args: list[str]) -> tuple[str, str, str | None]:
 @command(
     "policy",
     "政策",
-    summary="政策：发布（经理）、查看、确认收到 / policies: publish (managers), list, acknowledge",
-    usage="policy publish [to:REGION] TITLE | BODY · policy list · policy ack ID",
-    examples=("政策 list", "政策 ack P3", "政策 发布 to:华东-浙沪 年底返点 | 12 月签约返点 3%"),
+    summary="政策：发布（经理）、查看、确认收到、记录用于某单 / policies: publish, list, acknowledge, apply",
+    usage="policy publish [to:REGION] TITLE | BODY · policy list · policy ack ID · policy apply ID DEAL",
+    examples=(
+        "政策 list",
+        "政策 ack P3",
+        "政策 apply P3 百润",
+        "政策 发布 to:华东-浙沪 年底返点 | 12 月签约返点 3%",
+    ),
 )
 def _policy(ctx: Context, args: list[str]) -> Reply:
     verb = args[0].casefold() if args else "list"
@@ -65,6 +71,16 @@ def _policy(ctx: Context, args: list[str]) -> Reply:
         result = _service("ack_policy")(ctx.session, ctx.member, rest[0], ctx.now)
         pid = getattr(result, "policy_id", None) or getattr(result, "id", rest[0])
         return Reply(title=f"P{pid} 已确认 Acknowledged", private=True)
+    if verb in APPLY:
+        if len(rest) < 2:
+            raise actions.ActionError("用法 usage: `政策 apply P3 客户或商机`")
+        subject = subject_of(ctx, " ".join(rest[1:]))
+        applied = _service("record_policy_application")(ctx.session, ctx.member, rest[0], subject, ctx.now)
+        return Reply(
+            title=f"P{applied.policy_id} 已用于 Applied in O{applied.opportunity_id}",
+            body=f"首次应用 first use: {when(applied.applied_at)}",
+            private=True,
+        )
     if verb in LIST:
         lines = queries.policies(ctx.session, ctx.member)
         if not lines:
@@ -82,5 +98,7 @@ def _policy(ctx: Context, args: list[str]) -> Reply:
         ]
         return Reply(title=f"政策 Policies · {len(lines)}", body=body, actions=buttons[:5], private=True)
     return Reply(
-        title=NOT_DONE, body="用法 usage: `政策 list` · `政策 ack P3` · `政策 发布 标题 | 正文`", private=True
+        title=NOT_DONE,
+        body="用法 usage: `政策 list` · `政策 ack P3` · `政策 apply P3 客户` · `政策 发布 标题 | 正文`",
+        private=True,
     )
