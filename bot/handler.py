@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.commands import NOT_DONE, Context, dispatch, help_reply, load_builtin, parse, refusal
-from bot.commands.registry import strip_mentions
+from bot.commands.registry import is_glued, strip_mentions
 from core import actions
 from core.db import session_scope
 from core.inbox import Accepted, accept, member_for, store
@@ -81,7 +81,12 @@ class BotHandler:
             parsed = parse(msg.text)
             if parsed is not None:
                 cmd, args = parsed
-                return self._run(msg.platform, msg.sender.platform_user_id, msg.conversation, cmd, args, msg)
+                reply = self._run(msg.platform, msg.sender.platform_user_id, msg.conversation, cmd, args, msg)
+                capturable = msg.quoted_text or msg.intent == "capture" or msg.conversation.kind == "direct"
+                if reply.title.startswith(NOT_DONE) and capturable and is_glued(msg.text):
+                    # "客户说账期太短" pasted to the bot is a sentence to capture, not `客户 说账期太短`
+                    return self._capture(msg)
+                return reply
             if msg.intent != "capture" and is_acknowledgement(msg.text):
                 # "收到" / "好的" said to the bot (often a quote-reply to its own alert): no command, no
                 # capture of the quoted bot message, no reply

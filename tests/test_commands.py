@@ -381,3 +381,36 @@ def test_a_button_whose_value_is_a_command_runs_it_for_the_presser(world: Path) 
     assert done is not None and done.title.startswith("T1 已完成") and _todo_status(1) == "done"
     refused = press("小陈", "alert:2:ack")  # 小李's alert
     assert refused is not None and refused.title == NOT_ALLOWED and _alert_state(2) == "open"
+
+
+@pytest.mark.parametrize(
+    "text", ["客户说账期太短", "逾期付款的问题他们很在意", "待办事项太多了", "阶段性的问题", "政策有变吗"]
+)
+def test_a_sentence_starting_with_a_command_word_is_captured_in_a_direct_chat(world: Path, text: str) -> None:
+    m = ChatMessage(
+        platform="wecom",
+        message_id="d-1",
+        conversation=ConversationRef(id="dm-zhou", kind="direct"),
+        sender=Sender(platform_user_id=IDS["wecom"]["小周"]),
+        text=text,
+        sent_at=NOW,
+        addressed=True,
+    )
+    reply = handler().on_message(m)
+    assert reply is not None and reply.title.startswith("收到，正在记录")
+    assert _inbox_captures() == 1
+
+
+def test_glued_commands_still_work(world: Path) -> None:
+    m = ChatMessage(
+        platform="wecom",
+        message_id="d-2",
+        conversation=ConversationRef(id="dm-zhou", kind="direct"),
+        sender=Sender(platform_user_id=IDS["wecom"]["小周"]),
+        text="客户甲乙",
+        sent_at=NOW,
+        addressed=True,
+    )
+    reply = handler().on_message(m)
+    assert reply is not None and reply.title == "杭州甲乙贸易"
+    assert _inbox_captures() == 0

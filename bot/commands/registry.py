@@ -129,6 +129,18 @@ def parse(text: str) -> tuple[Command, list[str]] | None:
     return found
 
 
+def is_glued(text: str) -> bool:
+    """The command word in ``text`` is glued to what follows ("客户百润"), not a word of its own.
+
+    Glued forms are also ordinary sentences ("客户说账期太短"): when such a command fails, the bot
+    treats the text as what it would be without a command (a capture in a 1:1 chat)."""
+    body = strip_mentions(text)
+    if body.startswith(("/", "／")):
+        body = body[1:]
+    parts = [p for p in _SPACE.split(body) if p]
+    return bool(parts) and parts[0].casefold() not in _by_word
+
+
 def help_reply(topic: str | None = None, role: str | None = None) -> Reply:
     """Help on one command, or the list of commands (only those ``role`` may use, when given)."""
     if topic:

@@ -90,6 +90,8 @@ def _qty(q: float | None) -> str:
     usage="overdue",
 )
 def _overdue(ctx: Context, args: list[str]) -> Reply:
+    if args:
+        raise actions.ActionError("用法 usage: `逾期` (no arguments)")
     lines = queries.overdue(ctx.session, ctx.member, ctx.now)
     if not lines:
         return Reply(title="没有逾期 Nothing overdue", private=True)
@@ -138,6 +140,8 @@ def _todo(ctx: Context, args: list[str]) -> Reply:
     roles=MANAGERS,
 )
 def _report(ctx: Context, args: list[str]) -> Reply:
+    if args:
+        raise actions.ActionError("用法 usage: `健康度` (no arguments)")
     h = queries.health(ctx.session, ctx.member, ctx.now)
     body = "**每人 per rep** (记录 captures: 近 7 天 / 全部)\n\n" + table(
         ["rep", "记录 7d", "记录 all", "待办 open", "逾期 overdue"],
