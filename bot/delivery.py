@@ -48,6 +48,9 @@ BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 600.0
 DIGEST_MIN = 3  # this many pushes due together for one recipient go out as one digest
 DIGEST_MAX = 20
+# a digest's list stays under this many UTF-8 bytes: WeCom app markdown takes 2048 bytes, DingTalk and
+# Slack more (platforms.md §4); what does not fit goes out in the next digest
+DIGEST_BODY_BUDGET = 1500
 MAX_DIGEST_BUTTONS = 5
 # answers to something the member just did: sent at once, never held by quiet hours or folded in digests
 RESPONSE_KINDS = frozenset({"capture_confirmation", "question", "reply"})
@@ -203,7 +206,7 @@ def digest_message(notices: list[Notice]) -> OutboundMessage:
     lines = []
     buttons: list[Action] = []
     for n in notices:
-        ref = f"A{n.alert_id} " if n.alert_id else ""
+        ref = f"A{n.alert_id} " if n.alert_id and f"A{n.alert_id}" not in n.title else ""
         lines.append(f"- {ref}{n.title}")
         if n.alert_id and len(buttons) < MAX_DIGEST_BUTTONS:
             buttons.append(Action(kind="ack", label=f"收到 A{n.alert_id}", value=f"alert:{n.alert_id}:ack"))
@@ -322,6 +325,20 @@ def deliver_digest(recipient_id: int, notice_ids: list[int], now: datetime | Non
     return _send(job, now), len(job.ids)
 
 
+def digest_chunks(items: list[tuple[int, str]]) -> list[list[int]]:
+    """Notice ids split into digests of at most DIGEST_MAX lines and DIGEST_BODY_BUDGET bytes."""
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for nid, title in items:
+        line = len(title.encode()) + 12  # "- A123 " and the newline
+        if chunks[-1] and (len(chunks[-1]) >= DIGEST_MAX or size + line > DIGEST_BODY_BUDGET):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(nid)
+        size += line
+    return chunks
+
+
 def deliver_pending(limit: int = 200, now: datetime | None = None) -> int:
     """One outbox pass (beat runs it every few seconds): the notices sent."""
     now = now or utcnow()
@@ -329,27 +346,26 @@ def deliver_pending(limit: int = 200, now: datetime | None = None) -> int:
         _expire_stuck(session, now)
         c = table_of(Notice).c
         rows = session.execute(
-            select(c.id, c.recipient_id, c.kind)
+            select(c.id, c.recipient_id, c.kind, c.title)
             .where(c.state == "pending", _due(c, now))
             .order_by(c.id)
             .limit(limit)
         ).all()
-    pushes: dict[int, list[int]] = {}
+    pushes: dict[int, list[tuple[int, str]]] = {}
     singles: list[int] = []
-    for nid, recipient_id, kind in rows:
+    for nid, recipient_id, kind, title in rows:
         if recipient_id is not None and kind not in RESPONSE_KINDS and kind != "digest":
-            pushes.setdefault(recipient_id, []).append(nid)
+            pushes.setdefault(recipient_id, []).append((nid, title or ""))
         else:
             singles.append(nid)
     sent = 0
-    for recipient_id, ids in pushes.items():
-        if len(ids) >= DIGEST_MIN:
-            for i in range(0, len(ids), DIGEST_MAX):
-                chunk = ids[i : i + DIGEST_MAX]
+    for recipient_id, items in pushes.items():
+        if len(items) >= DIGEST_MIN:
+            for chunk in digest_chunks(items):
                 outcome, count = deliver_digest(recipient_id, chunk, now)
                 sent += count if outcome == "sent" else 0
         else:
-            singles.extend(ids)
+            singles.extend(nid for nid, _t in items)
     for nid in sorted(singles):
         if deliver(nid, now) == "sent":
             sent += 1

@@ -422,3 +422,14 @@ def test_notifier_without_destination_gets_the_platform_default(team: dict[str, 
 )
 def test_retry_after_header(header: str | None, seconds: float | None) -> None:
     assert retry_after_seconds(header) == seconds
+
+
+def test_digests_stay_within_the_smallest_platform_budget() -> None:
+    # 30 alerts with 40-character Chinese titles (120 bytes each): WeCom app markdown takes 2048 bytes
+    items = [(i, "客" * 40) for i in range(30)]
+    chunks = delivery.digest_chunks(items)
+    assert [n for c in chunks for n in c] == list(range(30))
+    for c in chunks:
+        assert sum(len(("客" * 40).encode()) + 12 for _ in c) <= delivery.DIGEST_BODY_BUDGET
+    assert len(chunks) == 3  # 11 + 11 + 8 lines of 132 bytes under 1500
+    assert delivery.digest_chunks([(1, "x" * 4000)]) == [[1]]  # one long title still goes out
