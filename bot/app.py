@@ -6,12 +6,15 @@ import hmac
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot.handler import BotHandler
 from config.logging import setup_logging
 from config.settings import get_settings
 from core.db import get_engine, session_scope
+from integrations.common.inbound import InboundHandler
 
 
 def require_token(authorization: str | None = Header(default=None)) -> None:
@@ -54,10 +57,29 @@ def _member(session: Any, member_id: int) -> Any:
     return session.get(Member, member_id)
 
 
-def create_app() -> FastAPI:
+class LeadIn(BaseModel):
+    """Lead intake (`POST /api/leads`): where it came from, the company, who to contact, what they asked."""
+
+    source: str = Field(min_length=1, max_length=100)
+    company: str = Field(min_length=1, max_length=200)
+    contact: str | None = Field(default=None, max_length=200)
+    message: str | None = Field(default=None, max_length=5000)
+
+
+def create_app(handler: InboundHandler | None = None) -> FastAPI:
     settings = get_settings()
+    from config.rules import get_rules
+
+    get_rules()  # the rules file is validated at start-up: a mistake stops the process, line named
     setup_logging(settings.log_level, settings.log_format)
     app = FastAPI(title="loopkeeper", version="0.1.0")
+    handler = handler if handler is not None else BotHandler()
+
+    # WeCom: /wecom/callback, /wecom/aibot, /wecom/sidebar (the sidebar also works without WeCom credentials)
+    from integrations.wecom.routes import build_router as wecom_router
+    from integrations.wecom.service import WeComService
+
+    app.include_router(wecom_router(WeComService.from_settings(settings, handler)))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -111,5 +133,38 @@ def create_app() -> FastAPI:
         text = body.get("text") or ""
         return BotHandler(enqueue=None).ask(member_id, text, platform="api").model_dump(mode="json")
 
+    @app.post("/api/leads", dependencies=[Depends(require_token)], status_code=201)
+    def api_leads(lead: LeadIn) -> dict[str, Any]:
+        from core.leads import create_lead, lead_json
+        from core.timeutil import utcnow
+
+        with session_scope() as session:
+            created = create_lead(
+                session,
+                source=lead.source,
+                company=lead.company,
+                contact=lead.contact,
+                message=lead.message,
+                now=utcnow(),
+            )
+            return lead_json(session, created)
+
+    if settings.dingtalk.enabled:
+        _mount_dingtalk(app)
+
     _ = select
     return app
+
+
+def _mount_dingtalk(app: FastAPI) -> None:
+    """DingTalk HTTP mode (/dingtalk/robot, /dingtalk/events) and ActionCard links (/dingtalk/action)."""
+    from bot.handler import BotHandler
+    from integrations.dingtalk.adapter import build_adapter
+    from integrations.dingtalk.routes import event_crypto, make_router
+
+    dt = get_settings().dingtalk
+    assert dt.client_secret is not None
+    adapter = build_adapter(BotHandler(), dt)
+    app.include_router(
+        make_router(adapter, app_secret=dt.client_secret.get_secret_value(), crypto=event_crypto(dt))
+    )

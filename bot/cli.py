@@ -233,7 +233,13 @@ def scan(now_s: str | None) -> None:
         raise click.BadParameter(str(exc)) from exc
     with session_scope() as session:
         r = run_scan(session, now)
-    click.echo(f"scan at {now.isoformat()}: {r.created} alert(s) raised, {r.resolved} resolved")
+    extra = [
+        f"{n} {what}"
+        for n, what in ((r.escalated, "escalated"), (r.reopened, "reopened"), (r.digests, "digest(s)"))
+        if n
+    ]
+    tail = f"; {', '.join(extra)}" if extra else ""
+    click.echo(f"scan at {now.isoformat()}: {r.created} alert(s) raised, {r.resolved} resolved{tail}")
 
 
 @main.command()
@@ -405,6 +411,45 @@ def info() -> None:
     click.echo(
         "try: loopkeeper members import FILE; loopkeeper customers import FILE; loopkeeper ingest FILE"
     )
+
+
+@main.command("wecom-token")
+@click.argument("member")
+@click.option("--days", default=30, show_default=True, help="how long the token is valid")
+def wecom_token(member: str, days: int) -> None:
+    """Print a 客户快记 sidebar token for use outside WeCom (MEMBER: name, email or WeCom userid)."""
+    from sqlmodel import or_
+
+    from core.db import session_scope
+    from core.models import Member, PlatformIdentity
+    from integrations.wecom.jssdk import SessionSigner, derive_key
+
+    s = get_settings()
+    key = derive_key(
+        *(v.get_secret_value() if v else None for v in (s.wecom.session_secret, s.wecom.secret, s.api_token))
+    )
+    if key is None:
+        raise click.ClickException(
+            "set LOOPKEEPER_WECOM__SESSION_SECRET (or __SECRET / LOOPKEEPER_API_TOKEN)"
+        )
+    with session_scope() as session:
+        ident = session.exec(
+            select(PlatformIdentity).where(
+                PlatformIdentity.platform == "wecom", PlatformIdentity.user_id == member
+            )
+        ).first()
+        if ident is None:
+            m = session.exec(select(Member).where(or_(Member.name == member, Member.email == member))).first()
+            if m is not None:
+                ident = session.exec(
+                    select(PlatformIdentity).where(
+                        PlatformIdentity.platform == "wecom", PlatformIdentity.member_id == m.id
+                    )
+                ).first()
+        if ident is None:
+            raise click.ClickException(f"{member}: no member with a WeCom userid (import it with the roster)")
+        user_id = ident.user_id
+    click.echo(SessionSigner(key).issue(user_id, ttl=days * 86400))
 
 
 @main.command("dingtalk-stream")

@@ -77,7 +77,15 @@ def read_messages(path: Path, fmt: str, summary: IngestSummary) -> list[ChatMess
         summary.reader_skipped = stats.skipped
         return msgs
     if fmt == "wecom-archive":
-        raise UnknownFormat("wecom-archive ingest is not available yet (see the WeCom issue)")
+        from integrations.wecom.archive import ArchiveFormatError, ArchiveStats, read_archive
+
+        archive_stats = ArchiveStats()
+        try:
+            msgs = list(read_archive(path, archive_stats))
+        except ArchiveFormatError as exc:
+            raise UnknownFormat(str(exc)) from exc
+        summary.reader_skipped = archive_stats.skipped
+        return msgs
     raise UnknownFormat(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 

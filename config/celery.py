@@ -18,6 +18,9 @@ TASK_MODULES = ["core.tasks", "bot.tasks"]
 
 def make_celery() -> Celery:
     settings = get_settings()
+    from config.rules import get_rules
+
+    get_rules()  # validated at start-up: a mistake in rules.yaml stops worker and beat, line named
     broker = settings.broker_url
     if broker.startswith("sqla+sqlite:///"):
         Path(broker.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +52,7 @@ def make_celery() -> Celery:
             "sweep-inbox": {"task": "core.tasks.sweep_inbox", "schedule": 15.0},
             "rules-scan": {"task": "core.tasks.scan_rules", "schedule": 60.0},
             "deliver-outbox": {"task": "bot.tasks.deliver_pending", "schedule": 10.0},
+            "purge-seen": {"task": "core.tasks.purge_seen", "schedule": 3600.0},
         },
     )
     return app

@@ -81,6 +81,13 @@ class DingTalkSettings(_Platform):
     event_aes_key: SecretStr | None = None
     api_url: str | None = None  # one override for both api.dingtalk.com and oapi.dingtalk.com
     mode: str = "stream"
+    #: where DingTalk users reach the web process (https://HOST); ActionCard buttons link to
+    #: {public_url}/dingtalk/action?token=… — without it messages carry no buttons
+    public_url: str | None = None
+    #: stream watchdog: reconnect when neither a frame nor a pong arrived for this many seconds
+    stream_idle_seconds: float = 75.0
+    #: random delay before the first connection, so replicas restarted together spread their connects
+    stream_start_jitter: float = 5.0
 
     @field_validator("mode")
     @classmethod
@@ -100,6 +107,12 @@ class WeComSettings(_Platform):
     aibot_token: SecretStr | None = None
     aibot_aes_key: SecretStr | None = None
     api_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    #: seconds a callback's signed timestamp may differ from now
+    callback_window: float = 300.0
+    #: signs the 客户快记 sidebar's member sessions (defaults to a key derived from SECRET, then API_TOKEN)
+    session_secret: SecretStr | None = None
+    #: WeCom web OAuth (the sidebar learns which member opened it)
+    oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
 
 
 class AlertChannel(BaseModel):
@@ -200,5 +213,8 @@ def get_settings() -> Settings:
 
 
 def reset_settings() -> None:
-    """Forget the cached settings (tests change the environment)."""
+    """Forget the cached settings (tests change the environment) and the rules read through them."""
     get_settings.cache_clear()
+    from config.rules import reset_rules
+
+    reset_rules()

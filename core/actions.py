@@ -7,7 +7,7 @@ from datetime import datetime, time
 
 from sqlmodel import Session, col, select
 
-from core.calendar import DEFAULT_CALENDAR, WorkCalendar
+from core.calendar import WorkCalendar
 from core.models import (
     Activity,
     Alert,
@@ -23,6 +23,8 @@ from core.models import (
     Todo,
 )
 from core.scope import NotAllowed, visible_members
+
+SNOOZE_UNTIL = time(9, 0)
 
 
 class ActionError(ValueError):
@@ -46,17 +48,19 @@ def _audit(
     sid: int | None,
     frm: str | None,
     to: str | None,
+    at: datetime | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            actor_id=actor.id,
-            action=action,
-            subject_type=subject,
-            subject_id=sid,
-            from_value=frm,
-            to_value=to,
-        )
+    event = AuditEvent(
+        actor_id=actor.id,
+        action=action,
+        subject_type=subject,
+        subject_id=sid,
+        from_value=frm,
+        to_value=to,
     )
+    if at is not None:
+        event.at = at
+    session.add(event)
 
 
 def _may_act_for(session: Session, member: Member, owner_id: int | None) -> bool:
@@ -74,7 +78,7 @@ def complete_todo(session: Session, member: Member, todo_ref: str, now: datetime
         raise ActionError(f"T{todo.id} 已经是 {todo.status}")
     todo.status, todo.done_at = "done", now
     session.add(todo)
-    _audit(session, member, "todo.done", "todo", todo.id, "open", "done")
+    _audit(session, member, "todo.done", "todo", todo.id, "open", "done", now)
     for alert in session.exec(
         select(Alert).where(
             Alert.subject_type == "todo",
@@ -104,7 +108,7 @@ def ack_alert(session: Session, member: Member, alert_ref: str, now: datetime) -
     alert.state, alert.acked_at, alert.acked_by_id = "acked", now, member.id
     alert.next_escalation_at = None
     session.add(alert)
-    _audit(session, member, "alert.ack", "alert", alert.id, frm, "acked")
+    _audit(session, member, "alert.ack", "alert", alert.id, frm, "acked", now)
     return alert
 
 
@@ -115,9 +119,11 @@ def snooze_alert(
     working_days: int,
     reason: str,
     now: datetime,
-    calendar: WorkCalendar = DEFAULT_CALENDAR,
+    calendar: WorkCalendar | None = None,
     tz: object = None,
 ) -> Alert:
+    """Snooze an alert for ``working_days`` working days of the member's team calendar (until 09:00
+    local that day); a reason is required. The scan reopens it when the snooze ends."""
     if working_days < 1 or working_days > 30:
         raise ActionError("暂缓天数应在 1 到 30 个工作日之间")
     if not reason.strip():
@@ -125,12 +131,17 @@ def snooze_alert(
     alert = _alert_for(session, member, alert_ref)
     if alert.state == "resolved":
         raise ActionError(f"A{alert.id} 已解决")
-    until = calendar.add_working_days(now, working_days)
-    until = datetime.combine(until.date(), time(9, 0), tzinfo=until.tzinfo)
+    from core.people import context_for_member
+
+    ctx = context_for_member(session, member)
+    cal = calendar or ctx.calendar
+    local_now = now.astimezone(ctx.tz)
+    until = cal.add_working_days(local_now, working_days)
+    until = datetime.combine(until.date(), SNOOZE_UNTIL, tzinfo=ctx.tz)
     frm = alert.state
     alert.state, alert.snoozed_until, alert.snooze_reason = "snoozed", until, reason.strip()[:500]
     session.add(alert)
-    _audit(session, member, "alert.snooze", "alert", alert.id, frm, until.isoformat())
+    _audit(session, member, "alert.snooze", "alert", alert.id, frm, until.isoformat(), now)
     return alert
 
 
@@ -170,7 +181,7 @@ def undo_capture(session: Session, member: Member, capture_ref: str | None, now:
             session.delete(row)
     capture.undone_at = now
     session.add(capture)
-    _audit(session, member, "capture.undo", "capture", cid, None, None)
+    _audit(session, member, "capture.undo", "capture", cid, None, None, now)
     return capture
 
 

@@ -3,6 +3,7 @@
 - a meeting: a todo "record the outcome" due when it ends (the 1-hour reminder is an alert of the scan);
 - a promised sample: "send it", due at the promised date, else 2 working days after the promise;
 - a sample sent: "follow up the trial" 3 working days after it was sent.
+The durations come from config/rules.yaml (`followups`); working days are the team's calendar.
 Every todo has a dedup key, so re-running a capture never doubles them.
 """
 
@@ -12,13 +13,20 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from config.rules import Duration, get_rules
 from core.calendar import DEFAULT_CALENDAR, WorkCalendar
 from core.models import Customer, Meeting, SampleCommitment, Todo
 from core.sqlutil import insert_ignore
 
-SAMPLE_DEFAULT_DUE_WORKING_DAYS = 2
-TRIAL_FOLLOW_UP_WORKING_DAYS = 3
 MEETING_DEFAULT_LENGTH = timedelta(hours=1)
+
+
+def _after(calendar: WorkCalendar, start: datetime, d: Duration) -> datetime:
+    """``start`` + a rules.yaml duration (working days on the team calendar)."""
+    if d.working_days is not None:
+        return calendar.add_working_days(start, d.working_days)
+    return start + timedelta(days=d.days or 0, hours=d.hours or 0, minutes=d.minutes or 0)
+
 
 _WHAT_ZH = {
     "visit": "拜访",
@@ -40,11 +48,15 @@ def meeting_end(meeting: Meeting) -> datetime:
     return meeting.end or meeting.start + MEETING_DEFAULT_LENGTH
 
 
+def outcome_due(meeting: Meeting) -> datetime:
+    return _after(DEFAULT_CALENDAR, meeting_end(meeting), get_rules().followups.meeting_outcome_after)
+
+
 def for_meeting(session: Session, meeting: Meeting, customer: Customer, capture_id: int | None) -> None:
     key = f"meeting:{meeting.id}:outcome"
     existing = session.exec(select(Todo).where(Todo.dedup_key == key)).first()
     if existing:
-        existing.due = meeting_end(meeting)
+        existing.due = outcome_due(meeting)
         existing.status = "cancelled" if meeting.status == "cancelled" else existing.status
         session.add(existing)
         return
@@ -56,7 +68,7 @@ def for_meeting(session: Session, meeting: Meeting, customer: Customer, capture_
         customer_id=customer.id,
         title=f"记录{_WHAT_ZH.get(meeting.what, '会面')}结果 · {customer.name}",
         kind="meeting_outcome",
-        due=meeting_end(meeting),
+        due=outcome_due(meeting),
         origin_rule="meeting.record_outcome",
         subject_type="meeting",
         subject_id=meeting.id,
@@ -75,7 +87,7 @@ def _qty(sample: SampleCommitment) -> str:
 
 
 def sample_due(promised_at: datetime, due: datetime | None, calendar: WorkCalendar) -> datetime:
-    return due if due is not None else calendar.add_working_days(promised_at, SAMPLE_DEFAULT_DUE_WORKING_DAYS)
+    return due if due is not None else _after(calendar, promised_at, get_rules().followups.sample_send)
 
 
 def for_sample_promised(
@@ -115,7 +127,7 @@ def for_sample_sent(
         customer_id=customer.id,
         title=f"跟进样品试用反馈 {sample.model} · {customer.name}",
         kind="follow_up_trial",
-        due=calendar.add_working_days(sent_at, TRIAL_FOLLOW_UP_WORKING_DAYS),
+        due=_after(calendar, sent_at, get_rules().followups.trial_follow_up),
         origin_rule="sample.follow_up_trial",
         subject_type="sample",
         subject_id=sample.id,

@@ -96,6 +96,7 @@ class Customer(SQLModel, table=True):
     level: str | None = None
     stage_since: datetime | None = dt_field()
     created_at: datetime = dt_field(nullable=False, default_now=True)
+    level_since: datetime | None = dt_field()
 
 
 class CustomerAlias(SQLModel, table=True):
@@ -152,6 +153,7 @@ class Opportunity(SQLModel, table=True):
     owner_id: int | None = Field(default=None, foreign_key="member.id")
     stage_entered_at: datetime | None = dt_field()
     evidence: dict[str, Any] | None = json_field()
+    level_entered_at: datetime | None = dt_field()
 
 
 # --- inbound -----------------------------------------------------------------------------------
@@ -317,6 +319,7 @@ class Todo(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
+    __table_args__ = (Index("ix_alert_subject", "subject_type", "subject_id"),)
     id: int | None = Field(default=None, primary_key=True)
     rule: str
     subject_type: str
@@ -435,6 +438,7 @@ class Policy(SQLModel, table=True):
     audience: str | None = None
     version: int = 1
     published_at: datetime = dt_field(nullable=False, default_now=True)
+    published_by_id: int | None = None
 
 
 class PolicyAck(SQLModel, table=True):
@@ -446,6 +450,9 @@ class PolicyAck(SQLModel, table=True):
 
 
 class PolicyApplication(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("policy_id", "opportunity_id", name="uq_policyapplication_policy_deal"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     policy_id: int = Field(foreign_key="policy.id")
     opportunity_id: int = Field(foreign_key="opportunity.id")
@@ -466,3 +473,14 @@ class Lead(SQLModel, table=True):
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 _ = (datetime, UTC)
+
+
+class InboundSeen(SQLModel, table=True):
+    """Keys of inbound deliveries already handled (platform event ids, message ids that are no inbox row,
+    such as a command), so a redelivered event has one effect. Written by `core.seen`."""
+
+    __table_args__ = (UniqueConstraint("platform", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    key: str
+    seen_at: datetime = dt_field(nullable=False, default_now=True, index=True)

@@ -5,6 +5,7 @@ Core decides what to say and to whom; the bot delivers. A notice is created once
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlmodel import Session
@@ -79,7 +80,11 @@ def create_notice(
     platform: str | None = None,
     alert_id: int | None = None,
     extra: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> int | None:
+    """One outbox row per ``key``. ``not_before`` holds it (quiet hours: until the next morning);
+    ``now`` is the creation time (a scan run with ``--now``)."""
     payload = message.model_dump(mode="json")
     if extra:
         payload["extra"] = extra
@@ -94,5 +99,8 @@ def create_notice(
         "state": "pending",
         "attempts": 0,
         "alert_id": alert_id,
+        "next_attempt_at": not_before,
     }
+    if now is not None:
+        values["created_at"] = now
     return insert_ignore(session, Notice, values, ["idempotency_key"])  # type: ignore[arg-type]

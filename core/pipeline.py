@@ -26,6 +26,7 @@ from core.facts import record
 from core.messages import Action, OutboundMessage
 from core.models import Activity, Capture, Conversation, Customer, InboxMessage, Member, Question
 from core.notices import create_notice
+from core.people import context_for_id
 from core.sqlutil import table_of
 from core.timeutil import utcnow
 
@@ -227,6 +228,7 @@ def apply_message(session: Session, inbox_id: int) -> Outcome:
         evidence=evidence,
         capture_id=capture.id,
         owner_id=owner_id,
+        calendar=context_for_id(session, owner_id).calendar,  # the owner's team calendar
     )
     kind = "chat_capture" if (is_capture or row.sender_member_id) else "customer_message"
     session.add(

@@ -63,3 +63,11 @@ def sweep_inbox() -> int:
 def scan_rules() -> int:
     with session_scope() as session:
         return scan(session, utcnow()).created
+
+
+@app.task(name="core.tasks.purge_seen")
+def purge_seen() -> int:
+    """Forget handled-event keys older than any platform's redelivery window (core.seen)."""
+    from core import seen
+
+    return seen.purge()

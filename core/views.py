@@ -15,6 +15,7 @@ from core.models import (
     InboxMessage,
     Meeting,
     Member,
+    Notice,
     PainPoint,
     SampleCommitment,
     Todo,
@@ -53,7 +54,13 @@ def todo_json(t: Todo, members: dict[int, str], customers: dict[int, str], tz: t
     }
 
 
-def alert_json(a: Alert, members: dict[int, str], customers: dict[int, str], tz: tzinfo) -> dict[str, Any]:
+def alert_json(
+    a: Alert,
+    members: dict[int, str],
+    customers: dict[int, str],
+    tz: tzinfo,
+    told: list[int | None] | None = None,
+) -> dict[str, Any]:
     return {
         "id": f"A{a.id}",
         "rule": a.rule,
@@ -69,6 +76,11 @@ def alert_json(a: Alert, members: dict[int, str], customers: dict[int, str], tz:
         "sent_at": iso(a.sent_at, tz),
         "acked_at": iso(a.acked_at, tz),
         "snoozed_until": iso(a.snoozed_until, tz),
+        "snooze_reason": a.snooze_reason,
+        "resolved_at": iso(a.resolved_at, tz),
+        "next_escalation_at": iso(a.next_escalation_at, tz),
+        # everyone the alert was sent to, in order (owner, people copied, each escalation step)
+        "recipients": [members.get(m or 0) for m in (told or [])],
     }
 
 
@@ -170,7 +182,13 @@ def alerts_json(
         q = q.where(col(Alert.recipient_id).in_(recipients))
     members = _names(session)
     customers = {c.id or 0: c.name for c in session.exec(select(Customer)).all()}
-    return [alert_json(a, members, customers, tz) for a in sorted(session.exec(q).all(), key=_alert_order)]
+    told: dict[int, list[int | None]] = {}
+    for n in session.exec(select(Notice).where(col(Notice.alert_id).is_not(None)).order_by(col(Notice.id))):
+        told.setdefault(n.alert_id or 0, []).append(n.recipient_id)
+    return [
+        alert_json(a, members, customers, tz, told.get(a.id or 0, []))
+        for a in sorted(session.exec(q).all(), key=_alert_order)
+    ]
 
 
 def _todo_order(t: Todo) -> tuple[Any, ...]:

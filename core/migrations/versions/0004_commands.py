@@ -1,7 +1,7 @@
 """commands: per-destination delivery pacing shared by every worker (when no Redis is configured)
 
-Revision ID: 0002_commands
-Revises: 0001
+Revision ID: 0004_commands
+Revises: 0003_dingtalk
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0002_commands"
-down_revision: str | None = "0001"
+revision: str = "0004_commands"
+down_revision: str | None = "0003_dingtalk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,65 @@
+"""The sidebar's JSON endpoints without a browser: member sessions, refusals, idempotent saves."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from core.db import session_scope
+from core.models import InboxMessage
+from tests.fakeserver import FakeServer
+from tests.wecom.conftest import RecordingHandler, make_client
+
+
+@pytest.fixture
+def token(wecom_env: FakeServer) -> str:
+    from integrations.wecom.jssdk import SessionSigner, derive_key
+    from tests.wecom.conftest import SECRET
+
+    return SessionSigner(derive_key(None, SECRET) or b"").issue("wm-zhou")
+
+
+def test_refusals(wecom_env: FakeServer, token: str) -> None:
+    from integrations.wecom.jssdk import SessionSigner, derive_key
+    from tests.wecom.conftest import SECRET
+
+    client = make_client(RecordingHandler())
+    assert client.get("/wecom/sidebar/me").status_code == 401
+    assert client.get("/wecom/sidebar/config", params={"url": "https://x/"}).status_code == 401
+    bad = client.get("/wecom/sidebar/me", headers={"Authorization": "Bearer " + token[:-2] + "00"})
+    assert bad.status_code == 401 and "signature" in bad.json()["detail"]
+    stranger = SessionSigner(derive_key(None, SECRET) or b"").issue("wm-stranger")
+    r = client.post(
+        "/wecom/sidebar/save", json={"text": "账期太短"}, headers={"Authorization": f"Bearer {stranger}"}
+    )
+    assert r.status_code == 403
+    r = client.post("/wecom/sidebar/save", json={"text": "  "}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 422
+
+
+def test_double_submit_stores_one_capture(wecom_env: FakeServer, token: str) -> None:
+    from bot.handler import BotHandler
+
+    client = make_client(BotHandler(enqueue=None))
+    body = {
+        "text": "帮助我们解决库存周转太慢的问题",
+        "customer": "杭州甲乙贸易",
+        "client_id": "c0ffee00-1234",
+    }
+    for _ in range(2):
+        r = client.post("/wecom/sidebar/save", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+    with session_scope() as s:
+        [row] = s.exec(select(InboxMessage)).all()
+    # pasted text that starts with a command word ("帮助") is still a capture, never a command
+    assert (row.message_id, row.intent, row.customer_hint) == (
+        "sidebar:c0ffee00-1234",
+        "capture",
+        "杭州甲乙贸易",
+    )
+
+
+def test_page_renders_without_wecom(db: str) -> None:
+    r = make_client(RecordingHandler()).get("/wecom/sidebar")
+    assert r.status_code == 200 and "客户快记" in r.text and '"wecom": false' in r.text
+    assert r.headers["cache-control"] == "no-store"
