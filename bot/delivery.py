@@ -5,7 +5,7 @@
   sent (at most one delivery per alert and recipient, whatever the keys; an escalation or a "snooze
   ended" reminder is a new message, not a repeat).
 - Quiet hours: pushes (alerts, reminders, digests, policies) falling in the recipient's quiet hours wait
-  for the end of them (the team calendar's rule when present, else 22:00–08:00 in the team zone); answers
+  for the end of them (their team's quiet hours and time zone, config/rules.yaml via core.people); answers
   to what the member just did (capture confirmations, questions, replies) go out at once.
 - Pacing: before each send the destination's rate limit is taken from the shared limiter
   (bot/ratelimit.py: Redis or the database); a send that has to wait is put back with
@@ -20,25 +20,23 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot import notifiers, ratelimit
-from config.settings import get_settings
-from core import calendar as core_calendar
 from core.db import session_scope
 from core.messages import Action, OutboundMessage
-from core.models import Alert, Member, Notice, PlatformIdentity, Team
+from core.models import Alert, Member, Notice, PlatformIdentity
 from core.notices import DeliveryError
+from core.people import context_for_id
 from core.sqlutil import table_of
-from core.timeutil import parse_tz, utcnow
+from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,43 +52,16 @@ DIGEST_BODY_BUDGET = 1500
 MAX_DIGEST_BUTTONS = 5
 # answers to something the member just did: sent at once, never held by quiet hours or folded in digests
 RESPONSE_KINDS = frozenset({"capture_confirmation", "question", "reply"})
-FALLBACK_QUIET = (time(22, 0), time(8, 0))
 
 
 # --- quiet hours (the one place delivery asks) -------------------------------------------------------------
 
 
 def quiet_until(session: Session, recipient_id: int | None, now: datetime) -> datetime | None:
-    """When a push to the recipient may go out: None (now) outside quiet hours, else the end of them.
-
-    Uses the team calendar (core.calendar.context_for with config/rules.yaml) when available, else
-    22:00–08:00 in the team's time zone (LOOPKEEPER_TIMEZONE)."""
-    member = session.get(Member, recipient_id) if recipient_id is not None else None
-    ctx = _team_context(session, member)
-    if ctx is not None:
-        released = ctx.release_time(now)
-        return released if isinstance(released, datetime) else None
-    start, end = FALLBACK_QUIET
-    tz = parse_tz(get_settings().timezone)
-    local = now.astimezone(tz)
-    t = local.time()
-    if t >= start:
-        return datetime.combine(local.date() + timedelta(days=1), end, tzinfo=tz)
-    if t < end:
-        return datetime.combine(local.date(), end, tzinfo=tz)
-    return None
-
-
-def _team_context(session: Session, member: Member | None) -> Any | None:
-    context_for = getattr(core_calendar, "context_for", None)
-    if context_for is None:
-        return None
-    try:
-        rules = importlib.import_module("config.rules").get_rules()
-    except Exception:  # noqa: BLE001 - no rules module or file: the fallback applies
-        return None
-    team = session.get(Team, member.team_id) if member is not None and member.team_id else None
-    return context_for(rules, team_name=team.name if team else None, region=member.region if member else None)
+    """When a push to the recipient may go out: None (now) outside their team's quiet hours, else the
+    end of them (core.people: the team's time zone and quiet hours from config/rules.yaml)."""
+    released = context_for_id(session, recipient_id).release_time(now)
+    return released if isinstance(released, datetime) else None
 
 
 # --- claiming --------------------------------------------------------------------------------------------

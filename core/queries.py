@@ -6,15 +6,14 @@ Refusals are `NotAllowed` (someone else's customer), unknown names are `ActionEr
 
 from __future__ import annotations
 
-import importlib
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
 
 from sqlmodel import Session, col, select
 
+from config.rules import get_rules
 from config.settings import get_settings
 from core.actions import ActionError
 from core.calendar import DEFAULT_CALENDAR, WorkCalendar
@@ -38,37 +37,19 @@ from core.models import (
 from core.scope import NotAllowed, visible_customer_ids, visible_members
 from core.timeutil import parse_tz
 
-DEFAULT_STAGES = ("线索", "需求确认", "方案报价", "商务谈判", "合同签署", "交付启动")
 DEFAULT_STUCK_WORKING_DAYS = 3
 
 
-def _rules() -> Any | None:
-    """The validated rules (config/rules.yaml) when that module is present, else None (defaults)."""
-    try:
-        mod = importlib.import_module("config.rules")
-    except ImportError:
-        return None
-    try:
-        return mod.get_rules()
-    except Exception:  # noqa: BLE001 - a broken rules file is reported at start-up, not here
-        return None
-
-
 def stage_order() -> list[str]:
-    rules = _rules()
-    if rules is not None and getattr(rules, "stages", None):
-        return [s.name for s in rules.stages]
-    return list(DEFAULT_STAGES)
+    """The stages in order (config/rules.yaml)."""
+    return get_rules().stage_names()
 
 
 def stuck_after_working_days() -> int:
-    """The "stage unchanged" SLA threshold in working days (rules.yaml), default 3."""
-    rules = _rules()
-    for rule in getattr(rules, "sla", None) or []:
-        if getattr(rule, "condition", None) == "stage_unchanged" and getattr(rule, "enabled", True):
-            wd = getattr(rule.threshold, "working_days", None)
-            if wd:
-                return int(wd)
+    """The "stage unchanged" SLA threshold in working days (config/rules.yaml), default 3."""
+    for rule in get_rules().sla:
+        if rule.condition == "stage_unchanged" and rule.enabled and rule.threshold.working_days:
+            return int(rule.threshold.working_days)
     return DEFAULT_STUCK_WORKING_DAYS
 
 

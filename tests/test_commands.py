@@ -153,7 +153,7 @@ def test_every_command_is_reachable_from_every_platform_with_the_same_content(
         assert reply is not None and reply.private
         if name != "help":
             assert not reply.title.startswith("loopkeeper 命令"), (platform, reply.title)
-        if name not in ("stage", "level"):  # their outcome depends on core.stages (evidence rules)
+        if name not in ("stage", "level"):  # blocked by the evidence rules here (tests/test_commands_guarded)
             assert reply.title not in (NOT_ALLOWED, NOT_DONE), (platform, reply.body)
         assert effect() in (None, True), platform
     first = replies["dingtalk"]

@@ -1,7 +1,6 @@
 """The `stage`, `level` and `policy` commands against the core services that enforce the rules
-(core.stages: evidence + audit; core.policies: publish / acknowledge). Skipped where those modules are
-absent. Expected labels are read from the shipped rules (config/rules.yaml), the rest is hand-checked
-against tests/commandworld.py."""
+(core.stages: evidence + audit; core.policies: publish / acknowledge / apply). Expected labels are read
+from the shipped rules (config/rules.yaml), the rest is hand-checked against tests/commandworld.py."""
 
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ from core.messages import ActionInvocation, Sender
 from core.models import Attachment, AuditEvent, Customer, Meeting, Notice, PolicyAck
 from tests.commandworld import IDS, NOW, build
 from tests.test_commands import handler, via_chat
-
-pytest.importorskip("core.stages", reason="core.stages (stage/level evidence rules) is not on this branch")
 
 
 @pytest.fixture
@@ -88,7 +85,6 @@ def test_stage_of_someone_elses_customer_is_refused(world: Path) -> None:
 
 
 def test_policy_publish_list_and_ack(world: Path) -> None:
-    pytest.importorskip("core.policies")
     reply = via_chat("wecom", "王经理", "政策 发布 to:华东-浙沪 年底返点 | 12 月签约返点 3%")
     assert reply is not None and reply.title == "P1 已发布 Published: 年底返点"
     with session_scope() as s:
@@ -118,7 +114,6 @@ def test_policy_publish_list_and_ack(world: Path) -> None:
 
 
 def test_policy_application_is_recorded_once_per_deal(world: Path) -> None:
-    pytest.importorskip("core.policies")
     from core.models import PolicyApplication
 
     via_chat("wecom", "王经理", "政策 发布 年底返点 | 12 月签约返点 3%")

@@ -3,17 +3,16 @@ live in core (core.actions, core.stages); these parse arguments and render the o
 
 from __future__ import annotations
 
-import importlib
 import re
-from types import ModuleType
-from typing import Any
+from collections.abc import Callable
 
 from bot.commands.registry import NOT_DONE, Context, command, refusal
 from bot.commands.render import when
 from core import actions, queries
 from core.messages import Reply
-from core.models import Customer, Opportunity
+from core.models import AuditEvent, Customer, Opportunity
 from core.scope import NotAllowed, can_see
+from core.stages import EvidenceMissing, change_level, change_stage
 
 _ALERT_ID = re.compile(r"^[Aa]?\d+$")
 
@@ -57,16 +56,6 @@ def _snooze(ctx: Context, args: list[str]) -> Reply:
 # --- stage and level: the evidence rules and the audit live in core.stages ---------------------------
 
 
-def core_module(name: str) -> ModuleType | None:
-    """A core service module that may not exist yet on every branch (core.stages, core.policies)."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
-
-
 _OPP_ID = re.compile(r"^[Oo]\d+$")
 
 
@@ -90,37 +79,26 @@ def _label(subject: Customer | Opportunity) -> str:
     return subject.name
 
 
-def _change(ctx: Context, args: list[str], fn_name: str, what: str, usage: str) -> Reply:
+def _change(ctx: Context, args: list[str], fn: Callable[..., AuditEvent], what: str, usage: str) -> Reply:
     """Stage and level changes: core.stages.change_stage / change_level(session, actor, subject, target,
     now) enforce the evidence rules and write the AuditEvent; EvidenceMissing lists what is missing."""
     if len(args) < 2:
         raise actions.ActionError(f"用法 usage: `{usage}`")
     ref, target = " ".join(args[:-1]), args[-1]
     subject = subject_of(ctx, ref)
-    stages = core_module("core.stages")
-    fn = getattr(stages, fn_name, None) if stages is not None else None
-    if fn is None:
-        return Reply(
-            title=NOT_DONE, body=f"{what}变更尚未启用 (core.stages.{fn_name} is missing)", private=True
-        )
     try:
-        audit: Any = fn(ctx.session, ctx.member, subject, target, ctx.now)
+        audit = fn(ctx.session, ctx.member, subject, target, ctx.now)
     except NotAllowed as exc:
         return refusal(str(exc))
-    except (ValueError, LookupError) as exc:  # ActionError, EvidenceMissing (an ActionError with .missing)
-        missing = getattr(exc, "missing", None)
-        if not missing:
-            return Reply(title=NOT_DONE, body=str(exc), private=True)
-        items = [getattr(m, "label", None) or str(m) for m in missing]
+    except EvidenceMissing as exc:
         return Reply(
             title=f"{NOT_DONE} · 缺少证据 missing evidence",
             body=f"{_label(subject)} 改为{what}「{target}」需要 (needs):\n"
-            + "\n".join(f"- {i}" for i in items),
+            + "\n".join(f"- {m}" for m in exc.missing),
             private=True,
         )
-    frm = getattr(audit, "from_value", None)
     return Reply(
-        title=f"{_label(subject)}：{what} {frm or '—'} → {target}",
+        title=f"{_label(subject)}：{what} {audit.from_value or '—'} → {target}",
         body="已记录到审计 (audited)",
         private=True,
     )
@@ -134,7 +112,7 @@ def _change(ctx: Context, args: list[str], fn_name: str, what: str, usage: str) 
     examples=("阶段 百润 商务谈判", "stage O3 合同签署"),
 )
 def _stage(ctx: Context, args: list[str]) -> Reply:
-    return _change(ctx, args, "change_stage", "阶段", "阶段 客户或商机 阶段")
+    return _change(ctx, args, change_stage, "阶段", "阶段 客户或商机 阶段")
 
 
 @command(
@@ -149,7 +127,7 @@ def _level(ctx: Context, args: list[str]) -> Reply:
         args = [*args[:-1], args[-1].upper()]
     elif len(args) >= 2:
         raise actions.ActionError("级别应为 A–E (level must be A to E)")
-    return _change(ctx, args, "change_level", "级别", "级别 客户或商机 A-E")
+    return _change(ctx, args, change_level, "级别", "级别 客户或商机 A-E")
 
 
 # --- conversations and captures -----------------------------------------------------------------------

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from bot.commands.changes import core_module, subject_of
+from bot.commands.changes import subject_of
 from bot.commands.registry import MANAGERS, NOT_DONE, Context, command, refusal
 from bot.commands.render import when
-from core import actions, queries
+from core import actions, policies, queries
 from core.messages import Action, Reply
 
 PUBLISH = ("publish", "发布")
@@ -17,14 +16,6 @@ LIST = ("list", "列表", "查看")
 ACK = ("ack", "收到", "确认")
 APPLY = ("apply", "应用", "用于")
 _AUDIENCE = re.compile(r"^(?:to|对象|范围)[:：=](.+)$", re.IGNORECASE)
-
-
-def _service(name: str) -> Any:
-    mod = core_module("core.policies")
-    fn = getattr(mod, name, None) if mod is not None else None
-    if fn is None:
-        raise actions.ActionError(f"政策功能尚未启用 (core.policies.{name} is missing)")
-    return fn
 
 
 def split_publish_args(args: list[str]) -> tuple[str, str, str | None]:
@@ -63,19 +54,18 @@ def _policy(ctx: Context, args: list[str]) -> Reply:
         title, body, audience = split_publish_args(rest)
         if not title:
             raise actions.ActionError("用法 usage: `政策 发布 [to:区域] 标题 | 正文`")
-        p = _service("publish_policy")(ctx.session, ctx.member, title, body, ctx.now, audience=audience)
+        p = policies.publish_policy(ctx.session, ctx.member, title, body, ctx.now, audience=audience)
         return Reply(title=f"P{p.id} 已发布 Published: {p.title}", body=p.body or "", private=True)
     if verb in ACK:
         if not rest:
             raise actions.ActionError("用法 usage: `政策 ack P3`")
-        result = _service("ack_policy")(ctx.session, ctx.member, rest[0], ctx.now)
-        pid = getattr(result, "policy_id", None) or getattr(result, "id", rest[0])
-        return Reply(title=f"P{pid} 已确认 Acknowledged", private=True)
+        ack = policies.ack_policy(ctx.session, ctx.member, rest[0], ctx.now)
+        return Reply(title=f"P{ack.policy_id} 已确认 Acknowledged", private=True)
     if verb in APPLY:
         if len(rest) < 2:
             raise actions.ActionError("用法 usage: `政策 apply P3 客户或商机`")
         subject = subject_of(ctx, " ".join(rest[1:]))
-        applied = _service("record_policy_application")(ctx.session, ctx.member, rest[0], subject, ctx.now)
+        applied = policies.record_policy_application(ctx.session, ctx.member, rest[0], subject, ctx.now)
         return Reply(
             title=f"P{applied.policy_id} 已用于 Applied in O{applied.opportunity_id}",
             body=f"首次应用 first use: {when(applied.applied_at)}",
