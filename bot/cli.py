@@ -243,6 +243,38 @@ def scan(now_s: str | None) -> None:
 
 
 @main.command()
+@click.argument("text")
+@click.option("--as", "who", required=True, help="member name, email or platform user id")
+@click.option("--now", "now_s", default=None, help="ISO 8601 with offset (default: now)")
+@click.option("--json", "as_json", is_flag=True, help="print the Reply as JSON")
+def ask(text: str, who: str, now_s: str | None, as_json: bool) -> None:
+    """Run a bot command as MEMBER, with that member's scope (e.g. `ask "漏斗 all" --as 方琳`)."""
+    from bot.handler import BotHandler
+    from core.db import session_scope
+    from core.queries import find_member
+    from core.timeutil import parse_iso, utcnow
+
+    try:
+        now = parse_iso(now_s, "--now") if now_s else utcnow()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    with session_scope() as session:
+        member = find_member(session, who)
+        member_id = member.id if member is not None else None
+    if member_id is None:
+        raise click.ClickException(f"no active member named {who!r} (name, email or platform user id)")
+    reply = BotHandler(enqueue=None, clock=lambda: now).ask(member_id, text)
+    if as_json:
+        _echo_json(reply.model_dump(mode="json"))
+        return
+    click.echo(f"# {reply.title}")
+    if reply.body:
+        click.echo(reply.body)
+    for a in reply.actions:
+        click.echo(f"[{a.label}] ({a.value})")
+
+
+@main.command()
 def sweep() -> None:
     """Re-enqueue inbox rows whose task was lost (what beat runs every 15 s)."""
     from core.tasks import sweep_inbox
