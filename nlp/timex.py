@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from nlp import world_holidays
 from nlp.normalize import cn2num
 
 # ---------------------------------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ _DP = (
     r")"
 )
 _HOLIDAYS_CN = (
-    r"(?:元旦节?|阳历新年|春节|农历新年|新春|过年|大年初一|除夕|大年三十|年三十|元宵节?|清明节?|劳动节|"
+    r"(?:正月正时|正月朔日|元旦节?|阳历新年|春节|农历新年|新春|过年|大年初一|除夕|大年三十|年三十|元宵节?|清明节?|劳动节|"
     r"五一(?:国际)?劳动节|国际劳动节|五一(?:假期|长假|黄金周|节)?|端午节?|中秋节?|国庆节?|"
     r"十一(?=假期|长假|黄金周|前|后|之前|之后|以后|以前|期间)(?:假期|长假|黄金周)?|七夕节?|重阳节?|妇女节|三八节|"
     r"儿童节|国际儿童节|六一儿童节|建军节|八一建军节|教师节|情人节|圣诞节?|平安夜|万圣节|愚人节|植树节|青年节|"
@@ -218,6 +219,18 @@ _ATOMS: list[tuple[str, str]] = [
     ),
 ]
 
+# holidays of other calendars ("复活节", "东正教圣周五", "开斋节", "印度丰收节第三天")
+_WORLD_NAMES = world_holidays.name_to_key()
+_ATOMS.insert(
+    [n for n, _ in _ATOMS].index("offset"),
+    (
+        "whol",
+        rf"(?P<wh_o>{world_holidays.ORTHODOX_PREFIX})?"
+        rf"(?P<wh>{'|'.join(sorted(map(re.escape, _WORLD_NAMES), key=len, reverse=True))})"
+        r"(?:(?P<wh_next>翌日|次日|后一天)|(?P<wh_eve>前夜|前一天)|第(?P<wh_n>[一二三四五六七八九十]|\d{1,2})天)?",
+    ),
+)
+
 # nth week / weekday / day of a month or year: "3月第三周", "6月第3个星期日", "2025年第一天"
 _ATOMS.insert(
     [n for n, _ in _ATOMS].index("offset"),
@@ -319,7 +332,7 @@ def _holiday_key(name: str) -> str | None:
     n = name
     if n.startswith("元旦") or n == "阳历新年":
         return "元旦"
-    if n in ("春节", "农历新年", "新春", "过年", "大年初一"):
+    if n in ("春节", "农历新年", "新春", "过年", "大年初一", "正月正时", "正月朔日"):
         return "春节"
     if n in ("除夕", "大年三十", "年三十"):
         return "除夕"
@@ -363,6 +376,10 @@ def _nth_weekday(year: int, month: int, n: int, wd: int) -> date:
 
 
 def _holiday_date(key: str, year: int) -> tuple[date, int] | None:
+    if key.startswith("w:"):
+        parts = key.split(":")
+        wd = world_holidays.holiday_date(parts[1], year, len(parts) > 2)
+        return None if wd is None else (wd, world_holidays.LENGTH.get(parts[1], 1))
     spec = _HOLIDAY_DEF.get(key)
     if spec is None:
         return None
@@ -755,6 +772,16 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         if key is None:
             return None
         return Atom(kind, s, e, {"hol": key}, frozenset("MD"))
+    if kind == "whol":
+        f = {"hol": "w:" + _WORLD_NAMES[g("wh")] + (":o" if g("wh_o") else "")}
+        off = 1 if g("wh_next") else (-1 if g("wh_eve") else 0)
+        if g("wh_n"):
+            # "第N天" counts from the festival's first day
+            key = _WORLD_NAMES[g("wh")]
+            off = int(cn2num(g("wh_n")) or 1) - 1 + world_holidays.FIRST_DAY.get(key, 0)
+        if off:
+            f["hol_off"] = off
+        return Atom(kind, s, e, f, frozenset("MD"))
     if kind == "day":
         d = _parse_day(g("dy_n"))
         if d is None:
@@ -1143,6 +1170,7 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
                 break
         if day is None:
             return None
+        day += timedelta(days=f.get("hol_off", 0))
     elif "drel" in f:
         day = today + timedelta(days=f["drel"])
     elif "d" in f and ("m" in f or "mrel" in f):
@@ -1525,8 +1553,26 @@ def _deadline(r: Resolved) -> Resolved:
     return Resolved("deadline", _at(last.date(), r.start.tzinfo), None, "day")
 
 
+def _load_fold() -> dict[int, int]:
+    raw = "".join(
+        ln.strip()
+        for ln in Path(__file__).with_name("trad_chars.txt").read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    )
+    return {ord(raw[i]): ord(raw[i + 1]) for i in range(0, len(raw) - 1, 2)}
+
+
+_FOLD = _load_fold()
+
+
+def fold(text: str) -> str:
+    """Same-length fold of the traditional characters `nlp.normalize` leaves alone."""
+    return text.translate(_FOLD)
+
+
 def extract_times(norm: str, now: datetime) -> list[TimeHit]:
     """Find and resolve the time expressions in normalised text ``norm``."""
+    norm = norm.translate(_FOLD)
     atoms: list[Atom] = []
     for m in _MASTER.finditer(norm):
         a = _atom_from_match(m)
@@ -1610,6 +1656,8 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
 
 
 def _holiday_len(key: str) -> int:
+    if key.startswith("w:"):
+        return world_holidays.LENGTH.get(key.split(":")[1], 1)
     spec = _HOLIDAY_DEF.get(key)
     return spec[2] if spec else 1
 
