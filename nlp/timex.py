@@ -53,7 +53,7 @@ _DP = (
     r")"
 )
 _HOLIDAYS_CN = (
-    r"(?:正月正时|正月朔日|元旦节?|阳历新年|春节|农历新年|新春|过年|大年初一|除夕|大年三十|年三十|元宵节?|清明节?|劳动节|"
+    r"(?:正月正时|正月朔日|腊八节?|元旦节?|阳历新年|春节|农历新年|新春|过年|大年初一|除夕|大年三十|年三十|元宵节?|清明节?|劳动节|"
     r"五一(?:国际)?劳动节|国际劳动节|五一(?:假期|长假|黄金周|节)?|端午节?|中秋节?|国庆节?|"
     r"十一(?=假期|长假|黄金周|前|后|之前|之后|以后|以前|期间)(?:假期|长假|黄金周)?|七夕节?|重阳节?|妇女节|三八节|"
     r"儿童节|国际儿童节|六一儿童节|建军节|八一建军节|教师节|情人节|圣诞节?|平安夜|万圣节|愚人节|植树节|青年节|"
@@ -139,7 +139,8 @@ _ATOMS: list[tuple[str, str]] = [
     ),
     (
         "iso",
-        r"(?<![\dA-Za-z.\-/])(?P<iso_y>(?:19|20)\d{2})\s?(?P<iso_s>[-/.])\s?(?P<iso_m>1[0-2]|0?[1-9])\s?(?P=iso_s)\s?"
+        r"(?<![\dA-Za-z.\-/])(?P<iso_y>(?:19|20)\d{2})(?:\s?(?P<iso_s>[-/.])\s?|(?P<iso_sp> ))"
+        r"(?P<iso_m>1[0-2]|0?[1-9])(?(iso_sp) |\s?[-/.]\s?)"
         r"(?P<iso_d>3[01]|[12]\d|0?[1-9])(?:日|号)?(?:(?!\d)|(?=\d{1,2}:\d))"
         r"(?:[\sT\-]{0,2}(?P<iso_h>[01]?\d|2[0-4]):(?P<iso_mi>[0-5]\d)(?::(?P<iso_s2>[0-5]\d))?(?!\d))?",
     ),
@@ -218,6 +219,25 @@ _ATOMS: list[tuple[str, str]] = [
         r"(?P<du_half3>半)?(?P<du_more>多)?",
     ),
 ]
+
+# lunar (农历) dates: written with a marker (农历/阴历), a lunar month name (正月, 腊月, 冬月) or a lunar day
+# (初八, 廿二): "农历8月十五", "腊月初十", "五月廿二", "大年初十"
+_LU_M = r"(?:1[0-2]|0?[1-9]|十[一二]|[一二三四五六七八九十])"
+_LU_D_MARK = r"(?:初(?:十|[一二三四五六七八九]|0?[1-9]|10)|廿[一二三四五六七八九]?|卅)"
+_LU_D_ANY = (
+    rf"(?:{_LU_D_MARK}|[二三]十|十[一二三四五六七八九]?|[一二三四五六七八九](?![十\d])|"
+    r"(?:3[01]|[12]\d|0?[1-9])(?:日|号)?)"
+)
+_ATOMS.insert(
+    [n for n, _ in _ATOMS].index("month"),
+    (
+        "lunar",
+        rf"(?:农历|阴历|旧历)的?(?P<lu_m>{_LU_M}|正|腊|冬)月(?P<lu_d>{_LU_D_ANY})?|"
+        rf"(?P<lu_m2>正|腊|冬)月(?P<lu_d2>{_LU_D_ANY})(?!正时|朔日)|"
+        rf"(?<![\d年])(?P<lu_m3>{_LU_M})月(?P<lu_d3>{_LU_D_MARK})|(?<=年)(?P<lu_m4>{_LU_M})月(?P<lu_d4>{_LU_D_MARK})|"
+        rf"大年(?P<lu_d5>{_LU_D_MARK})",
+    ),
+)
 
 # holidays of other calendars ("复活节", "东正教圣周五", "开斋节", "印度丰收节第三天")
 _WORLD_NAMES = world_holidays.name_to_key()
@@ -306,7 +326,8 @@ _HOLIDAY_DEF: dict[str, tuple[Any, int, int]] = {
     "端午": ("dragon_boat", 0, 1),
     "中秋": ("mid_autumn", 0, 1),
     "国庆": ((10, 1), 0, 7),
-    "七夕": None,  # type: ignore[dict-item]
+    "七夕": ("lunar", 7, 7),
+    "腊八": ("lunar", 12, 8),
     "重阳": ("double_ninth", 0, 1),
     "妇女节": ((3, 8), 0, 1),
     "儿童节": ((6, 1), 0, 1),
@@ -348,6 +369,10 @@ def _holiday_key(name: str) -> str | None:
         return "中秋"
     if n.startswith("国庆") or n.startswith("十一"):
         return "国庆"
+    if n.startswith("七夕"):
+        return "七夕"
+    if n.startswith("腊八"):
+        return "腊八"
     if n.startswith("重阳"):
         return "重阳"
     if n in ("妇女节", "三八节"):
@@ -369,6 +394,16 @@ def _holiday_key(name: str) -> str | None:
     return None
 
 
+def _lunar_solar(year: int, month: int, day: int) -> date | None:
+    """Gregorian date of lunar ``year``-``month``-``day`` (non-leap month); None when it does not exist."""
+    try:
+        from lunardate import LunarDate
+
+        return LunarDate(year, month, day).to_solar_date()
+    except (ValueError, ImportError, IndexError):
+        return None
+
+
 def _nth_weekday(year: int, month: int, n: int, wd: int) -> date:
     first = date(year, month, 1)
     first_wd = first + timedelta(days=(wd - first.weekday()) % 7)
@@ -376,6 +411,9 @@ def _nth_weekday(year: int, month: int, n: int, wd: int) -> date:
 
 
 def _holiday_date(key: str, year: int) -> tuple[date, int] | None:
+    if key == "除夕":  # the last day of lunar year `year`
+        nxt = _lunar_solar(year + 1, 1, 1)
+        return (nxt - timedelta(days=1), 1) if nxt else None
     if key.startswith("w:"):
         parts = key.split(":")
         wd = world_holidays.holiday_date(parts[1], year, len(parts) > 2)
@@ -384,6 +422,9 @@ def _holiday_date(key: str, year: int) -> tuple[date, int] | None:
     if spec is None:
         return None
     where, off, length = spec
+    if where == "lunar":
+        ld = _lunar_solar(year, off, length)
+        return (ld, 1) if ld else None
     if isinstance(where, tuple) and len(where) == 3:
         base = _nth_weekday(year, where[0], where[1], where[2])
     elif isinstance(where, tuple):
@@ -772,6 +813,27 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         if key is None:
             return None
         return Atom(kind, s, e, {"hol": key}, frozenset("MD"))
+    if kind == "lunar":
+        mraw = g("lu_m") or g("lu_m2") or g("lu_m3") or g("lu_m4") or ("正" if g("lu_d5") else "")
+        mo = {"正": 1, "腊": 12, "冬": 11}.get(mraw) or int(cn2num(mraw) or 0)
+        draw = g("lu_d") or g("lu_d2") or g("lu_d3") or g("lu_d4") or g("lu_d5")
+        if not 1 <= mo <= 12:
+            return None
+        if not draw:
+            return Atom(kind, s, e, {"lunar": (mo, None)}, frozenset("MD"))
+        draw = draw.rstrip("日号")
+        dv = (
+            cn2num(draw[1:])
+            if draw[0] == "初"
+            else (21 + (cn2num(draw[1:]) or 0) - 1 if draw[0] == "廿" else None)
+        )
+        if draw[0] == "卅":
+            dv = 30
+        elif dv is None and draw[0] not in "初廿":
+            dv = cn2num(draw)
+        if dv is None or not 1 <= dv <= 30:
+            return None
+        return Atom(kind, s, e, {"lunar": (mo, int(dv))}, frozenset("MD"))
     if kind == "whol":
         f = {"hol": "w:" + _WORLD_NAMES[g("wh")] + (":o" if g("wh_o") else "")}
         off = 1 if g("wh_next") else (-1 if g("wh_eve") else 0)
@@ -1171,6 +1233,19 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         if day is None:
             return None
         day += timedelta(days=f.get("hol_off", 0))
+    elif "lunar" in f:
+        lm, ld = f["lunar"]
+        if y is not None:
+            day = _lunar_solar(y, lm, ld or 1)
+        else:
+            for yy in (today.year - 1, today.year, today.year + 1):
+                day = _lunar_solar(yy, lm, ld or 1)
+                if day is not None and day >= today - timedelta(days=60):
+                    break
+        if day is None:
+            return None
+        if ld is None and "h" not in f:
+            return Resolved("point", _at(day, tz), None, "month")
     elif "drel" in f:
         day = today + timedelta(days=f["drel"])
     elif "d" in f and ("m" in f or "mrel" in f):
@@ -1198,6 +1273,9 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
                 first = date(y if y is not None else _infer_year_month(today, f["m"]), f["m"], 1)
         elif y is not None:
             first = date(y, 1, 1)
+        elif what == "d":
+            # "第三天上午": counted like 第二天 (= the next day), day one being today
+            first = today
         else:
             return None
         if what == "d":
@@ -1482,6 +1560,9 @@ def _is_weak_chain(c: Chain, text: str) -> bool:
     if a.kind == "clock2":
         return True
     if a.kind in ("md", "mdd"):
+        if len(c.atoms) == 1 and not text[: c.start].strip() and not text[c.end :].strip():
+            # the whole message is "6/30", "6·30" or "09-01": a date (but "3.5" alone stays a number)
+            return a.kind == "md" and text[a.start : a.end].find(".") >= 0
         if _SUFFIX.match(after) and not after.startswith(("后", "之后", "以后")):
             return False
         return not _PREFIX_MD_CTX.search(before)
