@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from nlp import world_holidays
+from nlp import solar_terms, world_holidays
 from nlp.normalize import cn2num
 
 # ---------------------------------------------------------------------------------------------------------
@@ -129,12 +129,14 @@ _ATOMS: list[tuple[str, str]] = [
         "offset",
         rf"(?<!第)(?P<of_pre>再过|过了|过)?(?:(?P<of_n>\d+(?:\.\d+)?|[{_CNN}几]+)个?(?P<of_half>半)?|(?P<of_h2>半))个?多?"
         rf"(?P<of_u>{_UNIT})(?P<of_half3>半)?(?P<of_more>多)?(?:左右)?"
-        r"(?P<of_suf>之后|以后|过后|后|之前|以前|前(?![天日年])|之内|以内|内|以来|来)",
+        r"(?P<of_suf>之后|以后|过后|后(?!(?:[一二两三四五六七八九十半几]|\d)+个?[月季])|之前|以前|"
+        r"前(?![天日年]|(?:[一二两三四五六七八九十半几]|\d)+个?(?:月|季|周|天|日|年|星期|礼拜|小时|钟头|分钟))|"
+        r"之内|以内|内|以来|来)",
     ),
     (
         "poff",
         rf"(?P<po_p>未来|接下来|今后|往后|最近|近|过去的?|前|后|上|下)(?P<po_n>\d+|[{_CNN}几]+)个?(?P<po_half>半)?"
-        r"(?P<po_u>个?工作日|天|日|周|星期|礼拜|个月|(?<=[两俩仨几])月|个?季度|年|个?小时|个?钟头|分钟|秒钟|秒)"
+        r"(?P<po_u>个?工作日|天|日|周|星期|礼拜|个月|(?<=[两俩仨几三四五六七八九十\d])月|个?季度|年|个?小时|个?钟头|分钟|秒钟|秒)"
         r"(?:之内|以内|内|里)?",
     ),
     (
@@ -235,8 +237,18 @@ _ATOMS.insert(
         rf"(?:农历|阴历|旧历)的?(?P<lu_m>{_LU_M}|正|腊|冬)月(?P<lu_d>{_LU_D_ANY})?|"
         rf"(?P<lu_m2>正|腊|冬)月(?P<lu_d2>{_LU_D_ANY})(?!正时|朔日)|"
         rf"(?<![\d年])(?P<lu_m3>{_LU_M})月(?P<lu_d3>{_LU_D_MARK})|(?<=年)(?P<lu_m4>{_LU_M})月(?P<lu_d4>{_LU_D_MARK})|"
-        rf"大年(?P<lu_d5>{_LU_D_MARK})",
+        rf"大年(?P<lu_d5>{_LU_D_MARK})|"
+        # "八月十五" without 日/号 is the Mid-Autumn full moon
+        r"(?<!\d)(?P<lu_m6>八|8)月(?P<lu_d6>十五)(?![日号\d])",
     ),
+)
+
+# solar terms: "冬至", "2017年大寒"; weather words ("大雪") only after a year or before 节气/那天
+_TERMS_PLAIN = "|".join(t for t in solar_terms.TERMS if t not in solar_terms.AMBIGUOUS and t != "清明")
+_TERMS_AMB = "|".join(solar_terms.AMBIGUOUS)
+_ATOMS.insert(
+    [n for n, _ in _ATOMS].index("hol") + 1,
+    ("term", rf"(?P<st>{_TERMS_PLAIN})|(?<=年)(?P<st2>{_TERMS_AMB})|(?P<st3>{_TERMS_AMB})(?=节气|那天|当天)"),
 )
 
 # holidays of other calendars ("复活节", "东正教圣周五", "开斋节", "印度丰收节第三天")
@@ -414,6 +426,9 @@ def _holiday_date(key: str, year: int) -> tuple[date, int] | None:
     if key == "除夕":  # the last day of lunar year `year`
         nxt = _lunar_solar(year + 1, 1, 1)
         return (nxt - timedelta(days=1), 1) if nxt else None
+    if key.startswith("st:"):
+        td = solar_terms.term_date(key[3:], year)
+        return None if td is None else (td, 1)
     if key.startswith("w:"):
         parts = key.split(":")
         wd = world_holidays.holiday_date(parts[1], year, len(parts) > 2)
@@ -700,9 +715,10 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         suf = g("of_suf")
         if g("of_pre"):
             suf = "后"
-        if unit == "年" and g("of_n") and g("of_n").isdigit() and len(g("of_n")) == 4:
-            # "2025年前": a year followed by a bound, not an offset
-            f = {"y": int(g("of_n"))}
+        raw_n = g("of_n") or ""
+        if unit == "年" and len(raw_n) == 4 and (raw_n.isdigit() or all(c in _CD for c in raw_n)):
+            # "2025年前", "二〇三五年前": a year followed by a bound, not an offset
+            f = {"y": int(n)}
             ks = "前" if "前" in suf else ("后" if "后" in suf else "内")
             return Atom("year", s, e, {**f, "bound": ks}, frozenset("Y"))
         if suf in ("来", "以来"):
@@ -814,9 +830,11 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
             return None
         return Atom(kind, s, e, {"hol": key}, frozenset("MD"))
     if kind == "lunar":
-        mraw = g("lu_m") or g("lu_m2") or g("lu_m3") or g("lu_m4") or ("正" if g("lu_d5") else "")
+        mraw = (
+            g("lu_m") or g("lu_m2") or g("lu_m3") or g("lu_m4") or g("lu_m6") or ("正" if g("lu_d5") else "")
+        )
         mo = {"正": 1, "腊": 12, "冬": 11}.get(mraw) or int(cn2num(mraw) or 0)
-        draw = g("lu_d") or g("lu_d2") or g("lu_d3") or g("lu_d4") or g("lu_d5")
+        draw = g("lu_d") or g("lu_d2") or g("lu_d3") or g("lu_d4") or g("lu_d5") or g("lu_d6")
         if not 1 <= mo <= 12:
             return None
         if not draw:
@@ -834,6 +852,8 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         if dv is None or not 1 <= dv <= 30:
             return None
         return Atom(kind, s, e, {"lunar": (mo, int(dv))}, frozenset("MD"))
+    if kind == "term":
+        return Atom(kind, s, e, {"hol": "st:" + (g("st") or g("st2") or g("st3"))}, frozenset("MD"))
     if kind == "whol":
         f = {"hol": "w:" + _WORLD_NAMES[g("wh")] + (":o" if g("wh_o") else "")}
         off = 1 if g("wh_next") else (-1 if g("wh_eve") else 0)
@@ -1520,6 +1540,8 @@ def _chain_ok(chain: Chain, nxt: Atom, text: str) -> bool:
         )
         if not ok:
             return False
+        if nxt.kind == "poff":
+            return not text[chain.end : nxt.start].strip()
     gap = text[chain.end : nxt.start]
     en = nxt.en or chain.atoms[-1].en
     if not (_GAP_CJK.match(gap) or (en and _GAP_EN.match(gap))):
