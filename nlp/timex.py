@@ -13,6 +13,7 @@ Everything is computed in the caller's time zone; every output datetime is tz-aw
 from __future__ import annotations
 
 import calendar
+import importlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -243,6 +244,27 @@ _ATOMS.insert(
     ),
 )
 
+
+def _trie_regex(words: Any) -> str:
+    """A regular expression matching any of ``words``, longest first, factored as a trie (fast to scan)."""
+    trie: dict[str, Any] = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        optional = "" in node
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if optional else body
+
+    return build(trie)
+
+
 # solar terms: "冬至", "2017年大寒"; weather words ("大雪") only after a year or before 节气/那天
 _TERMS_PLAIN = "|".join(t for t in solar_terms.TERMS if t not in solar_terms.AMBIGUOUS and t != "清明")
 _TERMS_AMB = "|".join(solar_terms.AMBIGUOUS)
@@ -258,7 +280,7 @@ _ATOMS.insert(
     (
         "whol",
         rf"(?P<wh_o>{world_holidays.ORTHODOX_PREFIX})?"
-        rf"(?P<wh>{'|'.join(sorted(map(re.escape, _WORLD_NAMES), key=len, reverse=True))})"
+        rf"(?P<wh>{_trie_regex(_WORLD_NAMES)})"
         r"(?:(?P<wh_next>翌日|次日|后一天)|(?P<wh_eve>前夜|前一天)|第(?P<wh_n>[一二三四五六七八九十]|\d{1,2})天)?",
     ),
 )
@@ -287,7 +309,95 @@ for _name in _FIRST:
         _ATOMS.insert(_i_poff, _ATOMS.pop(_pos))
         _i_poff += 1
 
-_MASTER = re.compile("|".join(f"(?P<A_{name}>{pat})" for name, pat in _ATOMS), re.IGNORECASE)
+
+def _first_class(pattern: str) -> str | None:
+    """A character-class body holding every character a match of ``pattern`` can start with (None: any).
+
+    Used as a leading look-ahead so that the master expression rejects most positions in one step instead
+    of trying every alternative there."""
+    c: Any = importlib.import_module("re._constants")
+    sp: Any = importlib.import_module("re._parser")
+
+    def seq(items: Any) -> tuple[list[str] | None, bool]:
+        out: list[str] = []
+        for op, av in items:
+            frag, nullable = item(op, av)
+            if frag is None:
+                return None, False
+            out += frag
+            if not nullable:
+                return out, False
+        return out, True
+
+    def item(op: Any, av: Any) -> tuple[list[str] | None, bool]:  # noqa: C901
+        if op is c.LITERAL:
+            return [re.escape(chr(av))], False
+        if op is c.IN:
+            frags: list[str] = []
+            for iop, iav in av:
+                if iop is c.LITERAL:
+                    frags.append(re.escape(chr(iav)))
+                elif iop is c.RANGE:
+                    frags.append(f"{re.escape(chr(iav[0]))}-{re.escape(chr(iav[1]))}")
+                elif iop is c.CATEGORY and iav in _CATEGORY_CLASS:
+                    frags.append(_CATEGORY_CLASS[iav])
+                else:
+                    return None, False
+            return frags, False
+        if op is c.BRANCH:
+            frags, nullable = [], False
+            for alt in av[1]:
+                f, n = seq(alt)
+                if f is None:
+                    return None, False
+                frags += f
+                nullable = nullable or n
+            return frags, nullable
+        if op is c.SUBPATTERN:
+            return seq(av[3])
+        if op is c.ATOMIC_GROUP:
+            return seq(av)
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            f, n = seq(av[2])
+            return f, n or av[0] == 0
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            return [], True
+        if op is c.GROUPREF_EXISTS:
+            f1, n1 = seq(av[1])
+            f2, n2 = seq(av[2]) if av[2] is not None else ([], True)
+            if f1 is None or f2 is None:
+                return None, False
+            return f1 + f2, n1 or n2
+        return None, False
+
+    frags, nullable = seq(sp.parse(pattern, re.IGNORECASE))
+    if frags is None or nullable:
+        return None
+    return "".join(dict.fromkeys(frags))
+
+
+def _category_classes() -> dict[Any, str]:
+    c: Any = importlib.import_module("re._constants")
+    return {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_SPACE: r"\s", c.CATEGORY_WORD: r"\w"}
+
+
+_CATEGORY_CLASS = _category_classes()
+
+
+def _master() -> re.Pattern[str]:
+    """One alternation of all atoms; each branch and the whole are guarded by a look-ahead on the possible
+    first characters, so positions where no atom can start cost one step (about twice as fast)."""
+    classes = [_first_class(f"(?:{pat})") for _, pat in _ATOMS]
+    body = "|".join(
+        f"(?P<A_{name}>{f'(?=[{cl}])' if cl else ''}{pat})"
+        for (name, pat), cl in zip(_ATOMS, classes, strict=True)
+    )
+    if any(cl is None for cl in classes):
+        return re.compile(body, re.IGNORECASE)
+    return re.compile(f"(?=[{''.join(cl for cl in classes if cl)}])(?:{body})", re.IGNORECASE)
+
+
+_MASTER = _master()
 
 _GAP_CJK = re.compile(r"^(?:\s{0,2}|的|\s*[,，]\s*)$")
 _GAP_EN = re.compile(r"^\s*(?:,\s*)?(?:at|on|@|around|about|by)?\s*$", re.IGNORECASE)
