@@ -50,6 +50,7 @@ _REL_DAY = (
 )
 _DP = (
     r"(?:凌晨|清晨|早晨|早上|上午|中午|午后|下午|傍晚|黄昏|晚上|晚间|夜里|夜间|夜晚|半夜|午夜|深夜|白天|黎明|"
+    r"上昼|下昼|朝早|挨晚|"
     r"早(?![点些一了就饭餐期日晚上])|晚(?![点些一了到饭餐期上间会])|夜(?![里间晚])"
     r")"
 )
@@ -210,6 +211,9 @@ _ATOMS: list[tuple[str, str]] = [
         "clock",
         r"(?<![第\d.])(?P<ck_h>\d{1,2}|[零〇一二两三四五六七八九十]{1,3})(?:点|时)(?:钟)?"
         r"(?:(?P<ck_half>半)|(?P<ck_z>整)|(?P<ck_q>[一1三3])刻(?:钟)?|"
+        # Cantonese minutes in units of five ("字"): 三点三个字 / 三点踏三 = 3:15, 三点搭半 = 3:30
+        r"[踏搭]?(?P<ck_5>十一|[一二三四五六七八九十]|1[01]|[1-9])个字|"
+        r"[踏搭](?:(?P<ck_half2>半)|(?P<ck_5b>十一|[一二三四五六七八九十]|1[01]|[1-9]))|"
         r"过?(?P<ck_m>[0-5]?\d|[零〇][一二三四五六七八九]|[一二三四五]?十[一二三四五六七八九]?|[一二三四五六七八九])"
         r"(?P<ck_f>分钟?)?(?:(?P<ck_s>[0-5]?\d|[一二三四五]?十[一二三四五六七八九]?|[一二三四五六七八九])秒)?)?"
         r"(?:\s?(?P<ck_ap>[ap]\.?m\.?\b))?",
@@ -423,6 +427,15 @@ _BARE_CLOCK_BAD_PREV = re.compile(
 _BARE_CLOCK_BAD_NEXT = re.compile(
     r"^(?:都|也|儿|点|意见|建议|原因|问题|看法|内容|要求|需求|想法|事项|好处|优势|不足|理由|方面|措施|度|%|个百分|倍|万|亿|"
     r"元|块|折|米|公里|的利|利润|毛利|吧|就好|就行)"
+)
+
+# Cantonese day parts (after `nlp.normalize`: 晝 → 昼)
+_CANTONESE_DP = {"上昼": "上午", "下昼": "下午", "朝早": "早上", "挨晚": "傍晚"}
+# a number right after these is an identifier (order, waybill, invoice, account, ...), never a date
+_ID_CONTEXT = re.compile(
+    r"(?:单号|订单号?|编号|运单|快递|物流|工号|号码|账号|卡号|批号|合同号|发票号?|流水号?|序列号|单据|No\.?|#|ID)"
+    r"\s*[:：]?\s*$",
+    re.IGNORECASE,
 )
 
 _LUNAR_FILE = Path(__file__).with_name("lunar_holidays.json")
@@ -850,6 +863,8 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
             a.slots = a.slots | {"H", "P"}
         return a
     if kind == "c8":
+        if _ID_CONTEXT.search(m.string, max(0, s - 8), s):
+            return None  # "订单号20261123": an order number, not a date
         return _date_atom(kind, s, e, int(g("c8_y")), int(g("c8_m")), int(g("c8_d")))
     if kind == "mdy":
         y = int(g("mdy_y"))
@@ -1003,7 +1018,7 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         h = 9 if g("wkoff") == "上班" else 18
         return Atom(kind, s, e, {"h": h, "dp": "24"}, frozenset("HP"))
     if kind == "dp":
-        dp = g("dp")
+        dp = _CANTONESE_DP.get(g("dp"), g("dp"))
         return Atom(kind, s, e, {"dp": dp}, frozenset("P"), weak=len(dp) == 1)
     if kind == "hm":
         h, mi = int(g("hm_h")), int(g("hm_m"))
@@ -1019,8 +1034,10 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         if hv is None or hv > 24:
             return None
         f = {"h": int(hv)}
-        if g("ck_half"):
+        if g("ck_half") or g("ck_half2"):
             f["mi"] = 30
+        elif g("ck_5") or g("ck_5b"):
+            f["mi"] = 5 * int(cn2num(g("ck_5") or g("ck_5b")) or 0)
         elif g("ck_z"):
             f["mi"] = 0
         elif g("ck_q"):
@@ -1180,6 +1197,21 @@ _DP_RANGE = {
 _PM_DP = {"下午", "午后", "傍晚", "黄昏", "晚上", "晚间", "晚", "夜里", "夜间", "夜晚", "夜"}
 
 
+_PAST_GRACE = timedelta(hours=1)
+
+
+# small hours: "凌晨2点" sent in the morning is usually last night; sent in the evening, the coming night
+_NIGHT_DP = frozenset({"凌晨", "半夜", "午夜"})
+
+
+def _day_part_over(dp: str | None, day: date, now: datetime) -> bool:
+    if dp is None or dp not in _DP_RANGE:
+        return True
+    if dp in _NIGHT_DP:
+        return now.hour >= 18
+    return now >= _at(day, now.tzinfo, _DP_RANGE[dp][1])
+
+
 def _hour24(h: int, dp: str | None, ap: str | None) -> int:
     """Convert a written hour to 0..24(+) given the day part and am/pm marker (24 = next day's midnight)."""
     if ap == "24":
@@ -1321,6 +1353,7 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
     kind = "point"
     end: datetime | None = None
     day: date | None = None
+    dateless = False
     grain = "day"
     hol_len = 1
 
@@ -1483,6 +1516,7 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
                 return None
     else:
         day = today
+        dateless = True
 
     # time of day
     if "h" in f:
@@ -1490,6 +1524,11 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         mi = f.get("mi", 0)
         sec = f.get("sec", 0)
         start = _at(day, tz, h, mi, sec)
+        if dateless and start < now - _PAST_GRACE and _day_part_over(f.get("dp"), day, now):
+            # a clock time with no date that is well past today is the next one ("4点开会" or "下午4点开会"
+            # sent on a Sunday at 21:30 is Monday 16:00); a just-past time, or one in a day part that is not
+            # over yet, stays today ("3点的会" sent at 15:20, "早上8点" sent at 9:12)
+            start = _at(day + timedelta(days=1), tz, h, mi, sec)
         if "h2" in f:
             return Resolved("range", start, start + timedelta(hours=f["h2"] - f["h"] + 1), "hour")
         grain = "second" if "sec" in f else ("minute" if "mi" in f else "hour")
