@@ -269,12 +269,15 @@ def _trie_regex(words: Any) -> str:
     return build(trie)
 
 
-# solar terms: "冬至", "2017年大寒"; weather words ("大雪") only after a year or before 节气/那天
+# solar terms: "冬至", "2017年大寒"; weather words ("大雪") only after a numbered year or before 节气/那天
 _TERMS_PLAIN = "|".join(t for t in solar_terms.TERMS if t not in solar_terms.AMBIGUOUS and t != "清明")
 _TERMS_AMB = "|".join(solar_terms.AMBIGUOUS)
 _ATOMS.insert(
     [n for n, _ in _ATOMS].index("hol") + 1,
-    ("term", rf"(?P<st>{_TERMS_PLAIN})|(?<=年)(?P<st2>{_TERMS_AMB})|(?P<st3>{_TERMS_AMB})(?=节气|那天|当天)"),
+    (
+        "term",
+        rf"(?P<st>{_TERMS_PLAIN})|(?<=[\d〇零一二三四五六七八九]年)(?P<st2>{_TERMS_AMB})|(?P<st3>{_TERMS_AMB})(?=节气|那天|当天)",
+    ),
 )
 
 # holidays of other calendars ("复活节", "东正教圣周五", "开斋节", "印度丰收节第三天")

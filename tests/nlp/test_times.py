@@ -304,3 +304,140 @@ def test_fixed_offset_zone() -> None:
     now = datetime.fromisoformat("2013-02-12T04:30:00-02:00")
     t = only("明天下午三点", now, "-02:00")
     assert t.start.isoformat() == "2013-02-13T15:00:00-02:00"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# families added for issue 3 (accuracy). Send times: Monday morning, and a Sunday night at 21:30 and 23:30,
+# where day and week boundaries bite. Expected dates were taken from published calendars (Easter 2027 is
+# 28 March, Orthodox Easter 2027 is 2 May, Lunar New Year 2027 is 6 Feb and 2028 is 26 Jan, Eid al-Fitr
+# 2025 is 30 March, Yom Kippur 2026 begins at sundown on 20 Sept, 冬至 2024 is 21 Dec, 立春 2025 is 3 Feb,
+# 芒种 2025 is 5 June, Mid-Autumn 2026 is 25 Sept), never computed with the code under test.
+
+SUN_2130 = datetime(2026, 11, 29, 21, 30, tzinfo=SH)
+SUN_2330 = datetime(2026, 11, 29, 23, 30, tzinfo=SH)
+SEND_TIMES = [NOW, SUN_2130, SUN_2330]
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("复活节", d(2027, 3, 28)),
+        ("復活節", d(2027, 3, 28)),
+        ("复活节星期一", d(2027, 3, 29)),
+        ("耶稣受难日", d(2027, 3, 26)),
+        ("东正教复活节", d(2027, 5, 2)),
+        ("2025年开斋节", d(2025, 3, 30)),
+        ("2026年赎罪日", d(2026, 9, 20)),  # Jewish days begin at sundown: the eve
+        ("2026年贖罪日", d(2026, 9, 20)),
+    ],
+)
+def test_holidays_of_other_calendars(now: datetime, text: str, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("正月初一", d(2027, 2, 6)),
+        ("大年初三", d(2027, 2, 8)),
+        ("除夕", d(2027, 2, 5)),
+        ("2027年除夕", d(2028, 1, 25)),  # the last day of lunar year 2027
+        ("2026年农历八月十五", d(2026, 9, 25)),
+        ("2026年八月十五", d(2026, 9, 25)),  # 八月十五 without 日/号 is the Mid-Autumn full moon
+        ("2024年冬至", d(2024, 12, 21)),
+        ("2025年立春", d(2025, 2, 3)),
+        ("2025年芒种", d(2025, 6, 5)),
+    ],
+)
+def test_lunar_dates_and_solar_terms(now: datetime, text: str, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+def test_weather_words_are_not_solar_terms() -> None:
+    assert [t.text for t in times("昨天下大雪了，路上不好走")] == ["昨天"]
+    assert [t.text for t in times("今年雨水多")] == ["今年"]
+    assert only("2025年大雪").start == d(2025, 12, 7)  # 大雪 2025 is 7 Dec
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "start"),
+    [
+        # a bare 4点 is the afternoon; sent on a Sunday night it is Monday afternoon
+        ("4点开会", NOW, d(2026, 11, 23, 16)),
+        ("4点开会", SUN_2130, d(2026, 11, 30, 16)),
+        ("4点开会", SUN_2330, d(2026, 11, 30, 16)),
+        ("下午3点电话", SUN_2130, d(2026, 11, 30, 15)),
+        ("下午3点电话", SUN_2330, d(2026, 11, 30, 15)),
+        # the evening is not over at 21:30: 晚上8点 is tonight's (a past time, e.g. a report)
+        ("晚上8点", SUN_2130, d(2026, 11, 29, 20)),
+        # small hours: in the morning they are last night's, in the evening the coming night's
+        ("凌晨2点上线", NOW, d(2026, 11, 23, 2)),
+        ("凌晨2点上线", SUN_2330, d(2026, 11, 30, 2)),
+        # explicit dates never roll
+        ("今天下午3点", SUN_2330, d(2026, 11, 29, 15)),
+        ("周日下午3点", SUN_2130, d(2026, 11, 29, 15)),
+    ],
+)
+def test_date_less_clock_time_in_business_context(text: str, now: datetime, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "start"),
+    [
+        ("聽日下晝三點", NOW, d(2026, 11, 24, 15)),
+        ("聽日下晝三點", SUN_2330, d(2026, 11, 30, 15)),
+        ("禮拜三見", SUN_2130, d(2026, 12, 2)),
+        ("下個禮拜一朝早十點", SUN_2330, d(2026, 11, 30, 10)),
+        ("三點三個字", NOW, d(2026, 11, 23, 15, 15)),  # Cantonese: 字 = five minutes
+        ("下晝三點踏三", NOW, d(2026, 11, 23, 15, 15)),
+        ("下晝三點搭半", NOW, d(2026, 11, 23, 15, 30)),
+    ],
+)
+def test_cantonese_forms(text: str, now: datetime, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+def test_first_months_of_a_year(now: datetime) -> None:
+    t = only("2025年前两个月", now)
+    assert (t.kind, t.start, t.end) == ("range", d(2025, 1, 1), d(2025, 3, 1))
+    t = only("2026年前三季度", now)
+    assert (t.kind, t.start, t.end) == ("range", d(2026, 1, 1), d(2026, 10, 1))
+
+
+def test_identifiers_are_not_dates() -> None:
+    assert times("订单号20261123已发货") == []
+    assert times("运单号: 20261205，请查收") == []
+
+
+def test_a_message_that_is_only_a_date() -> None:
+    assert only("6/30").start == d(2027, 6, 30)  # more than two months past: next year
+    assert only("12-08").start == d(2026, 12, 8)
+    assert times("3.5") == []  # a number, not 5 March
+
+
+def test_nth_day_counts_today_as_day_one() -> None:
+    t = only("第三天上午")
+    assert (t.start, t.end) == (d(2026, 11, 25, 7), d(2026, 11, 25, 12))
+
+
+def test_master_lookahead_finds_the_same_atoms() -> None:
+    import random
+    import re
+
+    from nlp import timex
+
+    plain = re.compile("|".join(f"(?P<A_{n}>{p})" for n, p in timex._ATOMS), re.IGNORECASE)
+    rnd = random.Random(7)
+    alphabet = (
+        "0123456789:-/. 年月日号点半刻周星期礼拜天上下午晚早明后今昨前这本第个两十一二三四五六七八九"
+        "农历正腊初廿复活节开斋at pm am next mon"
+    )
+    for _ in range(3000):
+        s = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 24)))
+        a = [(m.span(), m.lastgroup) for m in plain.finditer(s)]
+        b = [(m.span(), m.lastgroup) for m in timex._MASTER.finditer(s)]
+        assert a == b, s
