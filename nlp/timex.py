@@ -45,17 +45,17 @@ _REL_YEAR = (
     r"(?:大前年|前年|去年|上一年|上年|今年|本年|当年|同年|这一年|明年|下一年|下年|次年|来年|大后年|后年)"
 )
 _REL_DAY = (
-    r"(?:大大后天|大后天|后天|明天|今天|昨天|大前天|前天|明日|今日|昨日|前日|后日|本日|当天|当日|次日|翌日|"
+    r"(?:大大后天|大后天|大后日|后天|明天|今天|昨天|大前天|前天|明日|今日|昨日|前日|后日|本日|当天|当日|次日|翌日|"
     r"隔天|第二天|明早|今早|昨早|明晚|今晚|昨晚|今夜|明夜|昨夜|当晚|今晨|明晨|今儿|明儿|昨儿)"
 )
 _DP = (
     r"(?:凌晨|清晨|早晨|早上|上午|中午|午后|下午|傍晚|黄昏|晚上|晚间|夜里|夜间|夜晚|半夜|午夜|深夜|白天|黎明|"
-    r"上昼|下昼|朝早|挨晚|"
+    r"上昼|下昼|朝早|挨晚|后半夜|前半夜|"
     r"早(?![点些一了就饭餐期日晚上])|晚(?![点些一了到饭餐期上间会])|夜(?![里间晚])"
     r")"
 )
 _HOLIDAYS_CN = (
-    r"(?:正月正时|正月朔日|腊八节?|元旦节?|阳历新年|春节|农历新年|新春|过年|大年初一|除夕|大年三十|年三十|元宵节?|清明节?|劳动节|"
+    r"(?:(?:农历|阴历)?(?=元宵|春节|除夕|端午|中秋|七夕|重阳|腊八|大年|年三十))?(?:正月正时|正月朔日|腊八节?|元旦节?|阳历新年|春节|农历新年|新春|过年|大年初一|除夕|大年三十|年三十|元宵节?|清明节?|劳动节|"
     r"五一(?:国际)?劳动节|国际劳动节|五一(?:假期|长假|黄金周|节)?|端午节?|中秋节?|国庆节?|"
     r"十一(?=假期|长假|黄金周|前|后|之前|之后|以后|以前|期间)(?:假期|长假|黄金周)?|七夕节?|重阳节?|妇女节|三八节|"
     r"儿童节|国际儿童节|六一儿童节|建军节|八一建军节|教师节|情人节|圣诞节?|平安夜|万圣节|愚人节|植树节|青年节|"
@@ -133,7 +133,7 @@ _ATOMS: list[tuple[str, str]] = [
         rf"(?P<of_u>{_UNIT})(?P<of_half3>半)?(?P<of_more>多)?(?:左右)?"
         r"(?P<of_suf>之后|以后|过后|后(?!(?:[一二两三四五六七八九十半几]|\d)+个?[月季])|之前|以前|"
         r"前(?![天日年]|(?:[一二两三四五六七八九十半几]|\d)+个?(?:月|季|周|天|日|年|星期|礼拜|小时|钟头|分钟))|"
-        r"之内|以内|内|以来|来)",
+        r"之内|以内|内|以来|来|(?(of_pre)|(?!)))",
     ),
     (
         "poff",
@@ -164,7 +164,7 @@ _ATOMS: list[tuple[str, str]] = [
     ("mdd", r"(?<![\d\-A-Za-z])(?P<mdd_m>0[1-9]|1[0-2])-(?P<mdd_d>0[1-9]|[12]\d|3[01])(?![\d\-])"),
     (
         "year",
-        rf"(?P<yr_n>(?<!\d)\d{{4}}|(?<!\d)\d{{2}}|[{_CD}]{{2,4}})年(?P<yr_p>底|末|初|中|终(?!奖))?"
+        rf"(?P<yr_n>(?<!\d)\d{{4}}|(?<!\d)\d{{2}}|[{_CD}]{{2,4}})年(?P<yr_p>底|末|初|伊始|中|终(?!奖))?"
         r"(?!代|级|龄|薪|假|检|会|费|限|均|报|货)",
     ),
     ("yrel", rf"(?P<yr_r>{_REL_YEAR})(?P<yr_rp>年?底|年?末|年?初|年中|年终|伊始)?"),
@@ -216,13 +216,14 @@ _ATOMS: list[tuple[str, str]] = [
         r"[踏搭](?:(?P<ck_half2>半)|(?P<ck_5b>十一|[一二三四五六七八九十]|1[01]|[1-9]))|"
         r"过?(?P<ck_m>[0-5]?\d|[零〇][一二三四五六七八九]|[一二三四五]?十[一二三四五六七八九]?|[一二三四五六七八九])"
         r"(?P<ck_f>分钟?)?(?:(?P<ck_s>[0-5]?\d|[一二三四五]?十[一二三四五六七八九]?|[一二三四五六七八九])秒)?)?"
-        r"(?:\s?(?P<ck_ap>[ap]\.?m\.?\b))?",
+        r"(?:多钟|多(?![少久大小]))?(?:\s?(?P<ck_ap>[ap]\.?m\.?\b))?",
     ),
     ("now", r"(?P<now>现在|此时此刻|此时|此刻|当前|\bright now\b)"),
     (
         "dur",
         rf"(?<![第\d{_CNN}])(?:(?P<du_n>\d+(?:\.\d+)?|[{_CNN}]+)个?(?P<du_half>半)?|(?P<du_h2>半))个?多?"
-        r"(?P<du_u>个?工作日|天|周|星期|礼拜|个月|(?<=[半两俩仨多])月|个?季度|年(?!代|级|龄|纪)|个?小时|个?钟头|分钟|秒钟)"
+        r"(?P<du_u>个?工作日|个?交易日|天|周(?![年岁])|星期|礼拜|个月|(?<=[半两俩仨多])月|个?季度|年(?!代|级|龄|纪)|个?小时|个?钟头|"
+        r"分钟|秒钟|刻钟)"
         r"(?P<du_half3>半)?(?P<du_more>多)?",
     ),
 ]
@@ -304,7 +305,7 @@ _ATOMS.insert(
     [n for n, _ in _ATOMS].index("clock"),
     (
         "clock2",
-        r"(?<![\d第])(?P<c2_a>[一二三四五六七八九十])(?P<c2_b>[二三四五六七八九十])(?:点|时)(?:钟)?(?!半|[一二三四五六七八九十\d])",
+        r"(?<![\d第十])(?P<c2_a>[一二三四五六七八九])(?P<c2_b>[二三四五六七八九十])(?:点|时)(?:钟)?(?!半|[一二三四五六七八九十\d])",
     ),
 )
 # relative year / month / week words win over "前两年"-style prefix offsets at the same position
@@ -419,7 +420,10 @@ _PREFIX_DL = re.compile(
     r"\bby|\bbefore|\bno later than|\buntil|\btill|\bdue)\s*$",
     re.IGNORECASE,
 )
-_PREFIX_SET = re.compile(r"(?:每隔|每个|每一个|每|\bevery)\s*$", re.IGNORECASE)
+_PREFIX_SET = re.compile(
+    r"(?:每(?:隔|个|一个)?(?:天|日|晚|早|周|星期|礼拜|月|年|个?工作日|周工作日)?的?|\bevery)\s*$",
+    re.IGNORECASE,
+)
 _PREFIX_MD_CTX = re.compile(
     r"(?:于|在|定在|定于|约|约在|改到|改在|改成|截止|到|至|从|\bon|\bfrom)\s*$", re.IGNORECASE
 )
@@ -689,6 +693,7 @@ _YREL = {
 _DREL = {
     "大大后天": 4,
     "大后天": 3,
+    "大后日": 3,
     "后天": 2,
     "后日": 2,
     "明天": 1,
@@ -953,7 +958,7 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
     if kind == "mpart":
         return Atom(kind, s, e, {"mpart": _mpart_word(g("mp"))}, frozenset("D"))
     if kind == "hol":
-        key = _holiday_key(g("hol"))
+        key = _holiday_key(g("hol")) or _holiday_key(g("hol").removeprefix("农历").removeprefix("阴历"))
         if key is None:
             return None
         return Atom(kind, s, e, {"hol": key}, frozenset("MD"))
@@ -1193,11 +1198,13 @@ _DP_RANGE = {
     "夜晚": (18, 24),
     "夜": (18, 24),
     "半夜": (0, 5),
+    "后半夜": (0, 5),
+    "前半夜": (18, 24),
     "午夜": (0, 1),
     "深夜": (22, 26),
     "白天": (6, 19),
 }
-_PM_DP = {"下午", "午后", "傍晚", "黄昏", "晚上", "晚间", "晚", "夜里", "夜间", "夜晚", "夜"}
+_PM_DP = {"下午", "午后", "傍晚", "黄昏", "晚上", "晚间", "晚", "夜里", "夜间", "夜晚", "夜", "前半夜"}
 
 
 _PAST_GRACE = timedelta(hours=1)
@@ -1229,6 +1236,8 @@ def _hour24(h: int, dp: str | None, ap: str | None) -> int:
         if h == 0:
             return 0
         return h + 12 if 1 <= h <= 6 else h  # business hours: bare 1-6 is afternoon
+    if dp == "后半夜":
+        dp = "半夜"
     if dp in ("凌晨", "半夜", "午夜"):
         return 0 if h == 12 else (h + 12 if dp == "半夜" and h >= 9 else h)
     if dp == "深夜":
@@ -1844,17 +1853,20 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
         ci = i
         start, end = c.start, c.end
         r: Resolved | None = None
-        # number-led range: "9~12点半", "下午1-3点"
+        # number-led range: "9~12点半", "下午1-3点", "2018年1-9月"
         first = c.atoms[0]
-        if first.kind in ("clock", "hm") and "h" in c.f:
+        fld = "h" if first.kind in ("clock", "hm") and "h" in c.f else ""
+        if first.kind == "month" and "d" not in c.f and "mpart" not in c.f:
+            fld = "m"
+        if fld:
             mnum = _NUM_CONNECT.search(norm, max(0, c.start - 8), c.start)
             if mnum and mnum.end() == c.start:
                 n = cn2num(mnum.group("n"))
-                if n is not None and 0 <= n <= 24:
-                    f1: dict[str, Any] = {"h": int(n)}
+                if n is not None and (0 <= n <= 24 if fld == "h" else 1 <= n < c.f["m"]):
+                    f1: dict[str, Any] = {fld: int(n)}
                     pstart = mnum.start()
-                    if i > 0 and chains[i - 1].end == mnum.start() and "h" not in chains[i - 1].f:
-                        f1 = {**chains[i - 1].f, "h": int(n)}
+                    if i > 0 and chains[i - 1].end == mnum.start() and fld not in chains[i - 1].f:
+                        f1 = {**chains[i - 1].f, fld: int(n)}
                         pstart = chains[i - 1].start
                         if hits and last_chain == i - 1:
                             hits.pop()
@@ -1901,10 +1913,31 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
         if pm and r.kind in ("point", "range", "deadline"):
             r = _deadline(r)
             start = pm.start() + (len(pm.group(0)) - len(pm.group(0).lstrip()))
-        setm = _PREFIX_SET.search(norm, max(0, start - 4), start)
+        setm = _PREFIX_SET.search(norm, max(0, start - 8), start)
         if setm:
             r = Resolved("set", r.start, None, r.grain)
             start = setm.start()
+        elif r.kind == "range" or norm[start:end].endswith("起"):
+            # "从2015年1月至12月", "自5月26日至29日止", "从去年9月起"
+            if start > 0 and norm[start - 1] in "从自":
+                start -= 1
+            if r.kind == "range" and norm[end : end + 1] == "止":
+                end += 1
+        elif r.kind == "duration":
+            # "3~6个月", "100到200个小时": a duration range (the longer bound is kept)
+            mnum = _NUM_CONNECT.search(norm, max(0, start - 8), start)
+            if mnum and mnum.end() == start and cn2num(mnum.group("n")) is not None:
+                start = mnum.start()
+            elif (
+                i < len(chains)
+                and chains[i].atoms[0].kind == "dur"
+                and _CONNECT.match(norm[end : chains[i].start])
+            ):
+                # "3天——8天"
+                r2 = _resolve_chain(chains[i], now)
+                if r2 is not None and r2.kind == "duration":
+                    r, end = r2, chains[i].end
+                    i += 1
         hits.append(TimeHit((start, end), r.kind, r.start, r.end, r.grain))
         last_chain = ci
     return hits
