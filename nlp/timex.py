@@ -240,8 +240,10 @@ _ATOMS.insert(
     [n for n, _ in _ATOMS].index("month"),
     (
         "lunar",
-        rf"(?:农历|阴历|旧历)的?(?P<lu_m>{_LU_M}|正|腊|冬)月(?P<lu_d>{_LU_D_ANY})?|"
-        rf"(?P<lu_m2>正|腊|冬)月(?P<lu_d2>{_LU_D_ANY})(?!正时|朔日)|"
+        rf"(?:农历|阴历|旧历)的?(?:(?P<lu_y>(?:19|20)\d{{2}}|[{_CD}]{{4}})年)?(?P<lu_leap>闰)?"
+        rf"(?P<lu_m>{_LU_M}|正|腊|冬)月(?P<lu_d>{_LU_D_ANY})?|"
+        rf"(?P<lu_leap2>闰)(?P<lu_m5>{_LU_M}|正|腊|冬)月(?P<lu_d7>{_LU_D_ANY})?|"
+        rf"(?P<lu_m2>正|腊|冬)月(?!正时|朔日)(?P<lu_d2>{_LU_D_ANY})?|"
         rf"(?<![\d年])(?P<lu_m3>{_LU_M})月(?P<lu_d3>{_LU_D_MARK})|(?<=年)(?P<lu_m4>{_LU_M})月(?P<lu_d4>{_LU_D_MARK})|"
         rf"大年(?P<lu_d5>{_LU_D_MARK})|"
         # "八月十五" without 日/号 is the Mid-Autumn full moon
@@ -536,12 +538,12 @@ def _holiday_key(name: str) -> str | None:
     return None
 
 
-def _lunar_solar(year: int, month: int, day: int) -> date | None:
-    """Gregorian date of lunar ``year``-``month``-``day`` (non-leap month); None when it does not exist."""
+def _lunar_solar(year: int, month: int, day: int, leap: bool = False) -> date | None:
+    """Gregorian date of lunar ``year``-``month``-``day`` (``leap``: the leap month); None when none."""
     try:
         from lunardate import LunarDate
 
-        return LunarDate(year, month, day).to_solar_date()
+        return LunarDate(year, month, day, leap).to_solar_date()
     except (ValueError, ImportError, IndexError):
         return None
 
@@ -964,14 +966,26 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         return Atom(kind, s, e, {"hol": key}, frozenset("MD"))
     if kind == "lunar":
         mraw = (
-            g("lu_m") or g("lu_m2") or g("lu_m3") or g("lu_m4") or g("lu_m6") or ("正" if g("lu_d5") else "")
+            g("lu_m")
+            or g("lu_m2")
+            or g("lu_m3")
+            or g("lu_m4")
+            or g("lu_m5")
+            or g("lu_m6")
+            or ("正" if g("lu_d5") else "")
         )
         mo = {"正": 1, "腊": 12, "冬": 11}.get(mraw) or int(cn2num(mraw) or 0)
-        draw = g("lu_d") or g("lu_d2") or g("lu_d3") or g("lu_d4") or g("lu_d5") or g("lu_d6")
+        draw = g("lu_d") or g("lu_d2") or g("lu_d3") or g("lu_d4") or g("lu_d5") or g("lu_d6") or g("lu_d7")
         if not 1 <= mo <= 12:
             return None
+        leap = bool(g("lu_leap") or g("lu_leap2"))
+        lf: dict[str, Any] = {}
+        lslots = frozenset("MD")
+        if g("lu_y"):
+            lf["y"] = int(cn2num(g("lu_y")) or 0)
+            lslots = frozenset("YMD")
         if not draw:
-            return Atom(kind, s, e, {"lunar": (mo, None)}, frozenset("MD"))
+            return Atom(kind, s, e, {**lf, "lunar": (mo, None, leap)}, lslots)
         draw = draw.rstrip("日号")
         dv = (
             cn2num(draw[1:])
@@ -984,7 +998,7 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
             dv = cn2num(draw)
         if dv is None or not 1 <= dv <= 30:
             return None
-        return Atom(kind, s, e, {"lunar": (mo, int(dv))}, frozenset("MD"))
+        return Atom(kind, s, e, {**lf, "lunar": (mo, int(dv), leap)}, lslots)
     if kind == "term":
         return Atom(kind, s, e, {"hol": "st:" + (g("st") or g("st2") or g("st3"))}, frozenset("MD"))
     if kind == "whol":
@@ -1409,12 +1423,12 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
             return None
         day += timedelta(days=f.get("hol_off", 0))
     elif "lunar" in f:
-        lm, ld = f["lunar"]
+        lm, ld, lleap = f["lunar"]
         if y is not None:
-            day = _lunar_solar(y, lm, ld or 1)
+            day = _lunar_solar(y, lm, ld or 1, lleap)
         else:
             for yy in (today.year - 1, today.year, today.year + 1):
-                day = _lunar_solar(yy, lm, ld or 1)
+                day = _lunar_solar(yy, lm, ld or 1, lleap)
                 if day is not None and day >= today - timedelta(days=60):
                     break
         if day is None:
