@@ -283,6 +283,15 @@ _ATOMS.insert(
     ),
 )
 
+# seasons, from the solar terms that open them (立春, 立夏, 立秋, 立冬): "冬季", "2021年春", "去年暑假"
+_ATOMS.insert(
+    [n for n, _ in _ATOMS].index("term") + 1,
+    (
+        "season",
+        r"(?P<se>[春夏秋冬])(?:季|天)(?![气装款衣])|(?<=年)(?P<se2>[春夏秋冬])(?![节季天装款衣])|(?P<se_sh>暑假|暑期)",
+    ),
+)
+
 # holidays of other calendars ("复活节", "东正教圣周五", "开斋节", "印度丰收节第三天")
 _WORLD_NAMES = world_holidays.name_to_key()
 _ATOMS.insert(
@@ -999,6 +1008,10 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         if dv is None or not 1 <= dv <= 30:
             return None
         return Atom(kind, s, e, {**lf, "lunar": (mo, int(dv), leap)}, lslots)
+    if kind == "season":
+        if g("se_sh"):
+            return Atom(kind, s, e, {"season": -1}, frozenset("MD"))
+        return Atom(kind, s, e, {"season": "春夏秋冬".index(g("se") or g("se2"))}, frozenset("MD"))
     if kind == "term":
         return Atom(kind, s, e, {"hol": "st:" + (g("st") or g("st2") or g("st3"))}, frozenset("MD"))
     if kind == "whol":
@@ -1422,6 +1435,8 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         if day is None:
             return None
         day += timedelta(days=f.get("hol_off", 0))
+    elif "season" in f:
+        return _season_range(f["season"], y, today, tz)
     elif "lunar" in f:
         lm, ld, lleap = f["lunar"]
         if y is not None:
@@ -1563,6 +1578,26 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         a, b = _DP_RANGE.get(f["dp"], (0, 24))
         return Resolved("range", _at(day, tz, a), _at(day, tz, b), "hour")
     return Resolved(kind, _at(day, tz), end, grain)
+
+
+_SEASON_OPEN = ("立春", "立夏", "立秋", "立冬")
+
+
+def _season_range(idx: int, y: int | None, today: date, tz: tzinfo | None) -> Resolved | None:
+    """Season ``idx`` (0 spring .. 3 winter; -1 the summer holidays, July and August) of year ``y``, or the
+    current or next one."""
+    for cy in [y] if y is not None else [today.year - 1, today.year, today.year + 1]:
+        if idx < 0:
+            a, b = date(cy, 7, 1), date(cy, 9, 1)
+        else:
+            a0 = solar_terms.term_date(_SEASON_OPEN[idx], cy)
+            b0 = solar_terms.term_date(_SEASON_OPEN[(idx + 1) % 4], cy + (idx == 3))
+            if a0 is None or b0 is None:
+                return None
+            a, b = a0, b0
+        if y is not None or b > today:
+            return Resolved("range", _at(a, tz), _at(b, tz), "day")
+    return None
 
 
 def _mpart_range(y: int, mo: int, part: str, tz: tzinfo | None) -> Resolved:
