@@ -159,9 +159,9 @@ _ATOMS: list[tuple[str, str]] = [
     (
         "md",
         r"(?<![\d/.\-·A-Za-z])(?P<md_m>1[0-2]|0?[1-9])(?P<md_s>[/.·])(?P<md_d>3[01]|[12]\d|0?[1-9])"
-        r"(?P<md_suf>日|号)?(?![\d/.%])",
+        r"(?P<md_suf>日|号)?(?![\d/.%:]|点|时)",
     ),
-    ("mdd", r"(?<![\d\-A-Za-z])(?P<mdd_m>0[1-9]|1[0-2])-(?P<mdd_d>0[1-9]|[12]\d|3[01])(?![\d\-])"),
+    ("mdd", r"(?<![\d\-A-Za-z])(?P<mdd_m>0[1-9]|1[0-2])-(?P<mdd_d>0[1-9]|[12]\d|3[01])(?![\d\-:]|点|时)"),
     (
         "year",
         rf"(?P<yr_n>(?<!\d)\d{{4}}|(?<!\d)\d{{2}}|[{_CD}]{{2,4}})年(?P<yr_p>底|末|初|伊始|中|终(?!奖))?"
@@ -447,6 +447,8 @@ _BARE_CLOCK_BAD_NEXT = re.compile(
     r"元|块|折|米|公里|的利|利润|毛利|吧|就好|就行)"
 )
 
+# a "N号" right after these is a seat, a door or a bay, not a day of the month
+_PLACE_BEFORE_NUMBER = re.compile(r"[A-Za-z区栋座排层楼室房门仓库站线路车位台柜窗厅馆场院]")
 # Cantonese day parts (after `nlp.normalize`: 晝 → 昼)
 _CANTONESE_DP = {"上昼": "上午", "下昼": "下午", "朝早": "早上", "挨晚": "傍晚"}
 # a number right after these is an identifier (order, waybill, invoice, account, ...), never a date
@@ -1026,8 +1028,8 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         return Atom(kind, s, e, f, frozenset("MD"))
     if kind == "day":
         d = _parse_day(g("dy_n"))
-        if d is None:
-            return None
+        if d is None or (s > 0 and _PLACE_BEFORE_NUMBER.match(m.string, s - 1)):
+            return None  # "A区3号", "5栋2号": a place, not a day
         return Atom(kind, s, e, {"d": d}, frozenset("D"))
     if kind == "reld":
         w = g("rd")

@@ -441,3 +441,52 @@ def test_master_lookahead_finds_the_same_atoms() -> None:
         a = [(m.span(), m.lastgroup) for m in plain.finditer(s)]
         b = [(m.span(), m.lastgroup) for m in timex._MASTER.finditer(s)]
         assert a == b, s
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # 立冬 2026 is 7 Nov, 立春 2027 is 4 Feb, 立夏 2026 is 5 May, 立秋 2026 is 7 Aug
+        ("冬季", d(2026, 11, 7), d(2027, 2, 4)),
+        ("今年夏天", d(2026, 5, 5), d(2026, 8, 7)),
+        ("去年暑假", d(2025, 7, 1), d(2025, 9, 1)),
+    ],
+)
+def test_seasons(text: str, start: datetime, end: datetime) -> None:
+    t = only(text)
+    assert (t.kind, t.start, t.end) == ("range", start, end)
+
+
+def test_lunar_leap_month_and_bare_lunar_month() -> None:
+    # lunar 2025 had a leap sixth month starting 25 July 2025
+    assert only("2025年农历闰六月").start == d(2025, 7, 25)
+    assert only("正月").start == d(2027, 2, 6)
+    assert times("闰四月") == []  # no leap fourth month around 2026: dropped, never "now"
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+def test_number_led_ranges(now: datetime) -> None:
+    t = only("2027年1-3月", now)
+    assert (t.start, t.end) == (d(2027, 1, 1), d(2027, 4, 1))
+    t = only("3~5天发货", now)
+    assert (t.kind, t.text) == ("duration", "3~5天")
+    t = only("明天10-12点有空", now)
+    assert (t.start, t.end) == (
+        now.replace(hour=10, minute=0) + timedelta(days=1),
+        now.replace(hour=12, minute=0) + timedelta(days=1),
+    )
+
+
+def test_places_and_anniversaries_are_not_dates() -> None:
+    assert times("A区3号") == []
+    assert times("5栋2号门口见") == []
+    assert times("公司成立4周年") == []
+
+
+def test_every_and_from_spans() -> None:
+    t = only("每天晚上8点提醒")
+    assert (t.kind, t.text) == ("set", "每天晚上8点")
+    t = only("从2027年1月至3月")
+    assert (t.kind, t.text, t.start, t.end) == ("range", "从2027年1月至3月", d(2027, 1, 1), d(2027, 4, 1))
+    t = only("过两天再联系")
+    assert (t.text, t.start) == ("过两天", d(2026, 11, 25))
