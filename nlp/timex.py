@@ -36,7 +36,9 @@ _DAY_NUM = (
 )
 _MONTH_NUM = r"(?:(?<!\d)(?:1[0-2]|0?[1-9])|十[一二]?|[一二三四五六七八九])"
 _WD = r"[一二三四五六日天1-7]"
-_REL_WEEK = r"(?:上上个|上上|上一个|上个|上|下下个|下下|下一个|下个|下|本|这一个|这个|这一|这|今)"
+_REL_WEEK = (
+    r"(?:上上上|下下下|上上个|上上|上一个|上个|上|下下个|下下|下一个|下个|下|本|这一个|这个|这一|这|今)"
+)
 _REL_MONTH = (
     r"(?:上上个月|上上月|上一个月|上个月|上月|下下个月|下下月|下一个月|下个月|下月|本月|这个月|这一个月|这月|"
     r"当月|同月|次月)"
@@ -234,7 +236,7 @@ _LU_M = r"(?:1[0-2]|0?[1-9]|十[一二]|[一二三四五六七八九十])"
 _LU_D_MARK = r"(?:初(?:十|[一二三四五六七八九]|0?[1-9]|10)|廿[一二三四五六七八九]?|卅)"
 _LU_D_ANY = (
     rf"(?:{_LU_D_MARK}|[二三]十|十[一二三四五六七八九]?|[一二三四五六七八九](?![十\d])|"
-    r"(?:3[01]|[12]\d|0?[1-9])(?:日|号)?)"
+    r"(?:3[01]|[12]\d|0?[1-9])(?:日|号|(?!\d)))"
 )
 _ATOMS.insert(
     [n for n, _ in _ATOMS].index("month"),
@@ -661,6 +663,10 @@ def _week_rel(p: str | None) -> int | None:
     if not p:
         return None
     p = p.lower()
+    if p.startswith("上上上"):
+        return -3
+    if p.startswith("下下下"):
+        return 3
     if p.startswith("上上"):
         return -2
     if p.startswith("下下"):
@@ -1056,7 +1062,8 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         return Atom(kind, s, e, {"h": h, "dp": "24"}, frozenset("HP"))
     if kind == "dp":
         dp = _CANTONESE_DP.get(g("dp"), g("dp"))
-        return Atom(kind, s, e, {"dp": dp}, frozenset("P"), weak=len(dp) == 1)
+        # a lone 黎明 is as often a name as the dawn: it needs a date or a clock time beside it
+        return Atom(kind, s, e, {"dp": dp}, frozenset("P"), weak=len(dp) == 1 or dp == "黎明")
     if kind == "hm":
         h, mi = int(g("hm_h")), int(g("hm_m"))
         f = {"h": h, "mi": mi}
