@@ -1535,18 +1535,14 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         base = _add_months(date(today.year, q0 * 3 + 1, 1), 3 * f["qrel"])
         return _quarter_range(base.year, (base.month - 1) // 3 + 1, f.get("qsub"), tz)
     elif "ypart" in f:
-        yy = y if y is not None else today.year
-        part, n, sub = f["ypart"]
-        if part == "q":
-            return _quarter_range(yy, n, sub, tz)
-        if part == "half":
-            s = _at(date(yy, 1 if n == 1 else 7, 1), tz)
-            return Resolved("range", s, _at(_add_months(s.date(), 6), tz), "month")
-        if part == "end":
-            return Resolved("range", _at(date(yy, 11, 1), tz), _at(date(yy + 1, 1, 1), tz), "month")
-        if part == "begin":
-            return Resolved("range", _at(date(yy, 1, 1), tz), _at(date(yy, 3, 1), tz), "month")
-        return Resolved("range", _at(date(yy, 6, 1), tz), _at(date(yy, 8, 1), tz), "month")
+        yr = _ypart_range(y if y is not None else today.year, f["ypart"], tz)
+        if y is None and yr.end is not None and yr.end <= now:
+            # a part of the year that is over: the nearer of this year's and next year's ("年初再说" or
+            # "一季度" sent in November is next year's; "一季度" sent in June is this year's)
+            r_next = _ypart_range(today.year + 1, f["ypart"], tz)
+            if r_next.start - now < now - yr.end:
+                yr = r_next
+        return yr
     elif y is not None:
         if "h" not in f:
             return Resolved("point", _at(date(y, 1, 1), tz), None, "year")
@@ -1607,6 +1603,20 @@ def _season_range(idx: int, y: int | None, today: date, tz: tzinfo | None) -> Re
         if y is not None or b > today:
             return Resolved("range", _at(a, tz), _at(b, tz), "day")
     return None
+
+
+def _ypart_range(yy: int, ypart: tuple[str, int, str | None], tz: tzinfo | None) -> Resolved:
+    part, n, sub = ypart
+    if part == "q":
+        return _quarter_range(yy, n, sub, tz)
+    if part == "half":
+        s = _at(date(yy, 1 if n == 1 else 7, 1), tz)
+        return Resolved("range", s, _at(_add_months(s.date(), 6), tz), "month")
+    if part == "end":
+        return Resolved("range", _at(date(yy, 11, 1), tz), _at(date(yy + 1, 1, 1), tz), "month")
+    if part == "begin":
+        return Resolved("range", _at(date(yy, 1, 1), tz), _at(date(yy, 3, 1), tz), "month")
+    return Resolved("range", _at(date(yy, 6, 1), tz), _at(date(yy, 8, 1), tz), "month")
 
 
 def _mpart_range(y: int, mo: int, part: str, tz: tzinfo | None) -> Resolved:

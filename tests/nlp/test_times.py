@@ -490,3 +490,13 @@ def test_every_and_from_spans() -> None:
     assert (t.kind, t.text, t.start, t.end) == ("range", "从2027年1月至3月", d(2027, 1, 1), d(2027, 4, 1))
     t = only("过两天再联系")
     assert (t.text, t.start) == ("过两天", d(2026, 11, 25))
+
+
+def test_part_of_year_that_is_over_is_the_nearer_one() -> None:
+    # sent on 2026-11-23: early 2027 is nearer than early 2026
+    assert only("年初再说").start == d(2027, 1, 1)
+    assert only("一季度").start == d(2027, 1, 1)
+    # sent in June: this year's first quarter (ended 1 April) is nearer than next year's
+    june = datetime(2026, 6, 10, 10, tzinfo=SH)
+    assert only("一季度", june).start == d(2026, 1, 1)
+    assert only("年底", june).start == d(2026, 11, 1)
