@@ -218,7 +218,7 @@ _ATOMS: list[tuple[str, str]] = [
         r"[踏搭](?:(?P<ck_half2>半)|(?P<ck_5b>十一|[一二三四五六七八九十]|1[01]|[1-9]))|"
         r"过?(?P<ck_m>[0-5]?\d|[零〇][一二三四五六七八九]|[一二三四五]?十[一二三四五六七八九]?|[一二三四五六七八九])"
         r"(?P<ck_f>分钟?)?(?:(?P<ck_s>[0-5]?\d|[一二三四五]?十[一二三四五六七八九]?|[一二三四五六七八九])秒)?)?"
-        r"(?:多钟|多(?![少久大小]))?(?:\s?(?P<ck_ap>[ap]\.?m\.?\b))?",
+        r"(?:多钟|多(?![少久大小])|几(?![个天分钟]))?(?:\s?(?P<ck_ap>[ap]\.?m\.?\b))?",
     ),
     ("now", r"(?P<now>现在|此时此刻|此时|此刻|当前|\bright now\b)"),
     (
@@ -1897,14 +1897,26 @@ def _load_fold() -> dict[int, int]:
 _FOLD = _load_fold()
 
 
+# Cantonese time words `nlp.normalize` does not rewrite (same length)
+_CANTONESE = {"月尾": "月底", "年尾": "年底", "旧年": "去年", "点正": "点整"}
+_CANTONESE_RE = re.compile("|".join(_CANTONESE))
+
+
 def fold(text: str) -> str:
     """Same-length fold of the traditional characters `nlp.normalize` leaves alone."""
     return text.translate(_FOLD)
 
 
+def _fold_all(norm: str) -> str:
+    out = norm.translate(_FOLD)
+    if _CANTONESE_RE.search(out):
+        out = _CANTONESE_RE.sub(lambda m: _CANTONESE[m.group(0)], out)
+    return out
+
+
 def extract_times(norm: str, now: datetime) -> list[TimeHit]:
     """Find and resolve the time expressions in normalised text ``norm``."""
-    norm = norm.translate(_FOLD)
+    norm = _fold_all(norm)
     atoms: list[Atom] = []
     for m in _MASTER.finditer(norm):
         a = _atom_from_match(m)

@@ -500,3 +500,10 @@ def test_part_of_year_that_is_over_is_the_nearer_one() -> None:
     june = datetime(2026, 6, 10, 10, tzinfo=SH)
     assert only("一季度", june).start == d(2026, 1, 1)
     assert only("年底", june).start == d(2026, 11, 1)
+
+
+def test_cantonese_period_words() -> None:
+    assert only("月尾前").start == d(2026, 11, 30)  # 月尾 = 月底
+    assert only("年尾").start == d(2026, 11, 1)  # 年尾 = 年底
+    assert only("舊年").start == d(2025, 1, 1)  # 旧年 = 去年
+    assert only("十二點正").start == d(2026, 11, 23, 12)  # 点正 = 点整
