@@ -139,7 +139,7 @@ _ATOMS: list[tuple[str, str]] = [
     ),
     (
         "poff",
-        rf"(?P<po_p>未来|接下来|今后|往后|最近|近|过去的?|前|后|上|下)(?P<po_n>\d+|[{_CNN}几]+)个?(?P<po_half>半)?"
+        rf"(?P<po_p>未来|接下来|今后|往后|最近|近|过去的?|最后|前|后|上|下)(?P<po_n>\d+|[{_CNN}几]+)个?(?P<po_half>半)?"
         r"(?P<po_u>个?工作日|天|日|周|星期|礼拜|个月|(?<=[两俩仨几三四五六七八九十\d])月|个?季度|年|个?小时|个?钟头|分钟|秒钟|秒)"
         r"(?:之内|以内|内|里)?",
     ),
@@ -311,7 +311,7 @@ _ATOMS.insert(
     [n for n, _ in _ATOMS].index("offset"),
     (
         "nth",
-        rf"(?:的)?第(?P<nth_n>\d{{1,2}}|[{_CNN}]{{1,4}})个?(?:(?P<nth_w>周|星期|礼拜)(?P<nth_wd>{_WD})?|(?P<nth_d>天))",
+        rf"(?:的)?第(?P<nth_n>\d{{1,2}}|[{_CNN}]{{1,4}})个?(?:(?P<nth_w>周|星期|礼拜)(?P<nth_wd>{_WD})?|(?P<nth_d>天)|(?P<nth_m>个月))",
     ),
 )
 _ATOMS.insert(
@@ -1106,6 +1106,10 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
             return None
         if g("nth_d"):
             return Atom(kind, s, e, {"nth": (int(n), "d")}, frozenset("D"), weak=True)
+        if g("nth_m"):
+            if n > 12:
+                return None
+            return Atom(kind, s, e, {"m": int(n)}, frozenset("M"), weak=True)
         nwd = _CN_WD[g("nth_wd")] if g("nth_wd") else None
         return Atom(kind, s, e, {"nth": (int(n), nwd)}, frozenset("WD"), weak=True)
     if kind == "clock2":
@@ -1394,6 +1398,8 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         dend, dgrain = _duration_delta(now, n, unit)
         return Resolved("duration", now, dend, dgrain)
     if "poff" in f:
+        if "m" in f or "mrel" in f:
+            return _resolve_month_prefix(f, now)
         if "y" in f or "yrel" in f:
             return _resolve_year_prefix(f, now)
         return _resolve_poff(f["poff"], now)
@@ -1678,6 +1684,29 @@ def _resolve_year_prefix(f: dict[str, Any], now: datetime) -> Resolved | None:
     return Resolved("range", _at(date(y, 13 - k, 1), tz), _at(date(y + 1, 1, 1), tz), "month")
 
 
+def _resolve_month_prefix(f: dict[str, Any], now: datetime) -> Resolved | None:
+    """ "4月前4天", "上月最后五天": the first or last N days of a month."""
+    p, n, _unit = f["poff"]
+    today = now.date()
+    if "mrel" in f:
+        first = _add_months(today.replace(day=1), f["mrel"])
+    else:
+        yy = (
+            f["y"]
+            if "y" in f
+            else (today.year + f["yrel"] if "yrel" in f else _infer_year_month(today, f["m"]))
+        )
+        first = date(yy, f["m"], 1)
+    k = int(n)
+    last = _month_end(first.year, first.month)
+    if not 0 < k <= last.day:
+        return None
+    tz = now.tzinfo
+    if p == "前":
+        return Resolved("range", _at(first, tz), _at(first + timedelta(days=k), tz), "day")
+    return Resolved("range", _at(last - timedelta(days=k - 1), tz), _at(last + timedelta(days=1), tz), "day")
+
+
 def _resolve_poff(spec: tuple[str, float, str], now: datetime) -> Resolved | None:
     p, n, unit = spec
     tz = now.tzinfo
@@ -1685,8 +1714,12 @@ def _resolve_poff(spec: tuple[str, float, str], now: datetime) -> Resolved | Non
     if p in ("未来", "接下来", "今后", "往后"):
         end, grain = _duration_delta(now, n, unit)
         return Resolved("range", now, end, grain)
+    if p == "最后":
+        return None  # "最后3天" of what? only after a month ("上月最后五天")
     if p in ("最近", "近", "过去", "过去的"):
         start, grain = _duration_delta(now, -n, unit)
+        if base in ("day", "bday", "month"):
+            start = _at(start.date(), tz)  # "近三个月": whole days
         return Resolved("range", start, now, grain)
     sign = -1 if p in ("前", "上") else 1
     if base in ("day", "bday", "month"):
@@ -1763,9 +1796,11 @@ def _chain_ok(chain: Chain, nxt: Atom, text: str) -> bool:
         ok = chain.atoms[-1].kind == "offset" and nxt.kind in ("dp", "clock", "hm", "en_clock")
         ok = ok or (
             len(chain.atoms) == 1
-            and chain.atoms[0].kind in ("year", "yrel")
+            and chain.atoms[0].kind in ("year", "yrel", "month", "mrel")
             and nxt.kind == "poff"
-            and nxt.f["poff"][0] in ("前", "后")
+            and nxt.f["poff"][0] in ("前", "后", "最后")
+            and (chain.atoms[0].kind in ("year", "yrel") or nxt.f["poff"][2] in ("天", "日"))
+            and not ({"d", "mpart"} & chain.atoms[0].f.keys())
         )
         if not ok:
             return False
@@ -1797,6 +1832,8 @@ def _is_weak_chain(c: Chain, text: str) -> bool:
     """True when a chain made of ambiguous atoms only should not count as a time."""
     if any(not a.weak for a in c.atoms):
         return False
+    if len(c.atoms) > 1 and {a.kind for a in c.atoms} >= {"year", "nth"}:
+        return False  # "20年第52周", "70年第8个月"
     a = c.atoms[0]
     before = text[max(0, c.start - 6) : c.start]
     after = text[c.end : c.end + 6]

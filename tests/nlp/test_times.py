@@ -507,3 +507,13 @@ def test_cantonese_period_words() -> None:
     assert only("年尾").start == d(2026, 11, 1)  # 年尾 = 年底
     assert only("舊年").start == d(2025, 1, 1)  # 旧年 = 去年
     assert only("十二點正").start == d(2026, 11, 23, 12)  # 点正 = 点整
+
+
+def test_first_and_last_days_of_a_month() -> None:
+    t = only("上月最后五天")
+    assert (t.start, t.end) == (d(2026, 10, 27), d(2026, 11, 1))
+    t = only("这个月前两天")
+    assert (t.start, t.end) == (d(2026, 11, 1), d(2026, 11, 3))
+    assert times("最后3天") == []
+    t = only("近三个月")  # whole days back from today
+    assert (t.start, t.end) == (d(2026, 8, 23), NOW)
