@@ -294,6 +294,18 @@ _ATOMS.insert(
     ),
 )
 
+# centuries and decades: "18世纪", "上世纪80年代", "二十世纪九十年代末期", "80年代"
+_CENT_PART = r"(?:初期|初|前期|中期|中叶|末期|末|后期)"
+_ATOMS.insert(
+    [n for n, _ in _ATOMS].index("year"),
+    (
+        "decade",
+        rf"(?:(?P<dc_up>上)世纪|(?P<dc_c>\d{{1,2}}|[一二三四五六七八九十]{{1,3}})世纪)?"
+        rf"(?P<dc_d>[1-9]0|[一二三四五六七八九]十)年代(?P<dc_p>{_CENT_PART})?|"
+        rf"(?:(?P<ce_up>上)|(?P<ce_c>\d{{1,2}}|[一二三四五六七八九十]{{1,3}}))世纪(?P<ce_p>{_CENT_PART})?",
+    ),
+)
+
 # holidays of other calendars ("复活节", "东正教圣周五", "开斋节", "印度丰收节第三天")
 _WORLD_NAMES = world_holidays.name_to_key()
 _ATOMS.insert(
@@ -1016,6 +1028,20 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         if dv is None or not 1 <= dv <= 30:
             return None
         return Atom(kind, s, e, {**lf, "lunar": (mo, int(dv), leap)}, lslots)
+    if kind == "decade":
+        part = g("dc_p") or g("ce_p")
+        sub = None
+        if part:
+            sub = "begin" if part[0] in "初前" else ("end" if part[0] in "末后" else "mid")
+        cent = None
+        if g("dc_c") or g("ce_c"):
+            cv = cn2num(g("dc_c") or g("ce_c"))
+            if cv is None or not 1 <= cv <= 30:
+                return None
+            cent = int(cv)
+        up = bool(g("dc_up") or g("ce_up"))
+        dec = int(cn2num(g("dc_d")) or 0) if g("dc_d") else None
+        return Atom(kind, s, e, {"decade": (cent, up, dec, sub)}, frozenset("YMD"))
     if kind == "season":
         if g("se_sh"):
             return Atom(kind, s, e, {"season": -1}, frozenset("MD"))
@@ -1450,6 +1476,8 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         if day is None:
             return None
         day += timedelta(days=f.get("hol_off", 0))
+    elif "decade" in f:
+        return _decade_range(f["decade"], today, tz)
     elif "season" in f:
         return _season_range(f["season"], y, today, tz)
     elif "lunar" in f:
@@ -1589,6 +1617,37 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         a, b = _DP_RANGE.get(f["dp"], (0, 24))
         return Resolved("range", _at(day, tz, a), _at(day, tz, b), "hour")
     return Resolved(kind, _at(day, tz), end, grain)
+
+
+def _decade_range(
+    spec: tuple[int | None, bool, int | None, str | None], today: date, tz: tzinfo | None
+) -> Resolved | None:
+    cent, up, dec, sub = spec
+    if up:
+        cent = today.year // 100  # 上世纪 in 2026 is the 20th century
+    if dec is None:
+        if cent is None:
+            return None
+        a, span = (cent - 1) * 100, 100
+    else:
+        if cent is not None:
+            a = (cent - 1) * 100 + dec
+        else:  # "80年代": the latest such decade that has begun
+            a = (today.year // 100) * 100 + dec
+            if a > today.year:
+                a -= 100
+        span = 10
+    if sub == "begin":
+        b = a + max(3, span // 10)
+    elif sub == "end":
+        a, b = a + span - max(3, span // 10), a + span
+    elif sub == "mid":
+        a, b = a + span // 3, a + span - span // 3
+    else:
+        b = a + span
+    if not 1 <= a < b <= 9999:
+        return None
+    return Resolved("range", _at(date(a, 1, 1), tz), _at(date(b, 1, 1), tz), "year")
 
 
 _SEASON_OPEN = ("立春", "立夏", "立秋", "立冬")

@@ -517,3 +517,18 @@ def test_first_and_last_days_of_a_month() -> None:
     assert times("最后3天") == []
     t = only("近三个月")  # whole days back from today
     assert (t.start, t.end) == (d(2026, 8, 23), NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("18世纪", d(1700, 1, 1), d(1800, 1, 1)),
+        ("上世纪80年代", d(1980, 1, 1), d(1990, 1, 1)),
+        ("二十世纪九十年代末期", d(1997, 1, 1), d(2000, 1, 1)),
+        ("80年代", d(1980, 1, 1), d(1990, 1, 1)),
+        ("20年代", d(2020, 1, 1), d(2030, 1, 1)),  # sent in 2026: the decade under way
+    ],
+)
+def test_centuries_and_decades(text: str, start: datetime, end: datetime) -> None:
+    t = only(text)
+    assert (t.kind, t.start, t.end) == ("range", start, end)
