@@ -61,7 +61,10 @@ _HOLIDAYS_CN = (
     r"五一(?:国际)?劳动节|国际劳动节|五一(?:假期|长假|黄金周|节)?|端午节?|中秋节?|国庆节?|"
     r"十一(?=假期|长假|黄金周|前|后|之前|之后|以后|以前|期间)(?:假期|长假|黄金周)?|七夕节?|重阳节?|妇女节|三八节|"
     r"儿童节|国际儿童节|六一儿童节|建军节|八一建军节|教师节|情人节|圣诞节?|平安夜|万圣节|愚人节|植树节|青年节|"
-    r"双十一|双11|双十二|双12|国际消费者权益日|三一五|315(?=前|后|晚会|期间)|母亲节|父亲节|感恩节)"
+    r"双十一|双11|双十二|双12|国际消费者权益日|三一五|315(?=前|后|晚会|期间)|母亲节|父亲节|感恩节|"
+    # "年前发货", "年后再说": before / after the Spring Festival
+    r"(?<![\d〇零一二三四五六七八九十几多两半每去今明前后本当同来新跨全])年(?=[前后](?![天日年半期两一二三四五六七八九十\d个]))"
+    r")"
 )
 _EN_MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -172,7 +175,7 @@ _ATOMS: list[tuple[str, str]] = [
     ("yrel", rf"(?P<yr_r>{_REL_YEAR})(?P<yr_rp>年?底|年?末|年?初|年中|年终|伊始)?"),
     (
         "ypart",
-        r"(?P<yp>年底|年末|年初|年中|年终(?!奖)|上半年|下半年|上半季|"
+        r"(?P<yp>年底|年末|年初|年中|年终(?!奖)|上半年|下半年|前半年|后半年|上半季|"
         r"(?:第(?P<yp_q>[一二三四1-4])季度?|(?P<yp_q2>[一二三四1-4])季度|首季度|(?P<yp_qq>[Qq][1-4])(?:季度)?)"
         r"(?P<yp_qs>初|末|底)?|(?P<yp_qr>本|这个|这|上个|上一个|上|下个|下一个|下|下下个|上上个)季度(?P<yp_qrs>初|末|底)?|"
         r"季度末|季末|季度初|季初)",
@@ -522,7 +525,7 @@ def _holiday_key(name: str) -> str | None:
     n = name
     if n.startswith("元旦") or n == "阳历新年":
         return "元旦"
-    if n in ("春节", "农历新年", "新春", "过年", "大年初一", "正月正时", "正月朔日"):
+    if n in ("春节", "农历新年", "新春", "过年", "大年初一", "正月正时", "正月朔日", "年"):
         return "春节"
     if n in ("除夕", "大年三十", "年三十"):
         return "除夕"
@@ -952,9 +955,9 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
             return Atom(kind, s, e, {"qrel": 0, "qsub": "end"}, frozenset("YMD"))
         if yp in ("季度初", "季初"):
             return Atom(kind, s, e, {"qrel": 0, "qsub": "begin"}, frozenset("YMD"))
-        if yp == "上半年":
+        if yp in ("上半年", "前半年"):
             return Atom(kind, s, e, {"ypart": ("half", 1, None)}, frozenset("MD"))
-        if yp == "下半年":
+        if yp in ("下半年", "后半年"):
             return Atom(kind, s, e, {"ypart": ("half", 2, None)}, frozenset("MD"))
         return Atom(kind, s, e, {"ypart": _ypart_word(yp[1:])}, frozenset("MD"))
     if kind == "month":
@@ -1582,7 +1585,12 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
             return Resolved("point", _at(date(y, 1, 1), tz), None, "year")
         day = date(y, 1, 1)
     elif "mpart" in f:
-        return _mpart_range(today.year, today.month, f["mpart"], tz)
+        mr = _mpart_range(today.year, today.month, f["mpart"], tz)
+        if mr.end is not None and mr.end <= now:
+            # "月中" or "月初" sent on the 29th: next month's
+            nxt = _add_months(today.replace(day=1), 1)
+            mr = _mpart_range(nxt.year, nxt.month, f["mpart"], tz)
+        return mr
     elif "d" in f:
         try:
             day = date(today.year, today.month, f["d"])

@@ -532,3 +532,19 @@ def test_first_and_last_days_of_a_month() -> None:
 def test_centuries_and_decades(text: str, start: datetime, end: datetime) -> None:
     t = only(text)
     assert (t.kind, t.start, t.end) == ("range", start, end)
+
+
+@pytest.mark.parametrize("now", [NOW, SUN_2130, SUN_2330])
+def test_before_and_after_the_new_year_break(now: datetime) -> None:
+    # Lunar New Year 2027 is 6 Feb; the break is 6-12 Feb
+    t = only("年前发货", now)
+    assert (t.kind, t.start) == ("deadline", d(2027, 2, 6))
+    assert only("年后再说", now).start == d(2027, 2, 13)
+    assert only("三年后", now).start.year == 2029  # an offset, not the break
+
+
+def test_month_part_that_is_over_is_next_months() -> None:
+    t = only("月中", SUN_2330)  # sent on 29 Nov: mid-December
+    assert (t.start, t.end) == (d(2026, 12, 11), d(2026, 12, 21))
+    t = only("明年后半年")
+    assert (t.start, t.end) == (d(2027, 7, 1), d(2028, 1, 1))
