@@ -191,7 +191,10 @@ _ATOMS: list[tuple[str, str]] = [
         rf"(?P<mo_r>{_REL_MONTH})(?:的)?(?:(?P<mo_rd>{_DAY_NUM})(?:日|号)|(?P<mo_rp>初|底|末|上旬|中旬|下旬|中))?",
     ),
     ("mpart", r"(?P<mp>月底|月末|月初|月中|上旬|中旬|下旬)"),
-    ("hol", rf"(?P<hol>{_HOLIDAYS_CN})"),
+    (
+        "hol",
+        rf"(?P<hol>{_HOLIDAYS_CN})(?:(?P<hol_prev>前一天|前夕|前夜)|(?P<hol_next>后一天|次日|翌日)|当天|当日)?",
+    ),
     (
         "day",
         r"(?<![\d.])(?P<dy_n>3[01]|[12]\d|0?[1-9]|[二三]?十[一二三四五六七八九]?|廿[一二三四五六七八九]?|卅一?|"
@@ -326,7 +329,7 @@ _ATOMS.insert(
     [n for n, _ in _ATOMS].index("offset"),
     (
         "nth",
-        rf"(?:的)?第(?P<nth_n>\d{{1,2}}|[{_CNN}]{{1,4}})个?(?:(?P<nth_w>周|星期|礼拜)(?P<nth_wd>{_WD})?|(?P<nth_d>天)|(?P<nth_m>个月))",
+        rf"(?:的)?(?:第(?P<nth_n>\d{{1,2}}|[{_CNN}]{{1,4}})|(?P<nth_last>最后一))个?(?:(?P<nth_w>周|星期|礼拜)(?P<nth_wd>{_WD})?|(?P<nth_d>天)|(?P<nth_m>个月))",
     ),
 )
 _ATOMS.insert(
@@ -995,7 +998,10 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         key = _holiday_key(g("hol")) or _holiday_key(g("hol").removeprefix("农历").removeprefix("阴历"))
         if key is None:
             return None
-        return Atom(kind, s, e, {"hol": key}, frozenset("MD"))
+        hf: dict[str, Any] = {"hol": key}
+        if g("hol_prev") or g("hol_next"):
+            hf["hol_off"] = -1 if g("hol_prev") else 1
+        return Atom(kind, s, e, hf, frozenset("MD"))
     if kind == "lunar":
         mraw = (
             g("lu_m")
@@ -1130,8 +1136,8 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         weak = True  # bare clock times are checked in context later
         return Atom(kind, s, e, f, frozenset("H"), weak=weak)
     if kind == "nth":
-        n = cn2num(g("nth_n"))
-        if n is None or n < 1:
+        n = -1 if g("nth_last") else cn2num(g("nth_n"))
+        if n is None or n == 0 or n < -1 or (n < 0 and g("nth_m")):
             return None
         if g("nth_d"):
             return Atom(kind, s, e, {"nth": (int(n), "d")}, frozenset("D"), weak=True)
@@ -1426,6 +1432,16 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         n, unit = f["dur"]
         dend, dgrain = _duration_delta(now, n, unit)
         return Resolved("duration", now, dend, dgrain)
+    if f.get("same_day"):
+        if "week" in f:
+            sd = today + timedelta(days=7 * f["week"])
+        elif "mrel" in f:
+            sd = _add_months(today, f["mrel"])
+        elif "yrel" in f:
+            sd = _add_months(today, 12 * f["yrel"])
+        else:
+            return None
+        return Resolved("point", _at(sd, tz), None, "day")
     if "poff" in f:
         if "m" in f or "mrel" in f:
             return _resolve_month_prefix(f, now)
@@ -1523,12 +1539,22 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
                 first = date(y if y is not None else _infer_year_month(today, f["m"]), f["m"], 1)
         elif y is not None:
             first = date(y, 1, 1)
-        elif what == "d":
+        elif what == "d" and n > 0:
             # "第三天上午": counted like 第二天 (= the next day), day one being today
             first = today
         else:
             return None
-        if what == "d":
+        if n < 0:
+            # "最后一天", "最后一个星期五" of that month (or year)
+            in_month = "m" in f or "mrel" in f
+            last = _month_end(first.year, first.month) if in_month else date(first.year, 12, 31)
+            if what == "d":
+                day = last
+            elif what is None:
+                return None
+            else:
+                day = last - timedelta(days=(last.weekday() - what) % 7)
+        elif what == "d":
             day = first + timedelta(days=n - 1)
         elif what is None:
             monday = first + timedelta(days=(-first.weekday()) % 7) + timedelta(days=7 * (n - 1))
@@ -1857,6 +1883,18 @@ def _merge_fields(atoms: list[Atom]) -> dict[str, Any]:
 
 
 def _chain_ok(chain: Chain, nxt: Atom, text: str) -> bool:
+    if (
+        nxt.kind == "reld"
+        and nxt.f.get("drel") == 0
+        and len(chain.atoms) == 1
+        and chain.atoms[0].kind in ("week", "yrel", "mrel", "en_week")
+        and len(chain.atoms[0].f) == 1
+        and text[chain.end : nxt.start] in ("的", "")
+    ):
+        # "下周的今天", "明年的今天": the same day a week / month / year away
+        nxt.f = {"same_day": True}
+        nxt.slots = frozenset()
+        return True
     if not nxt.chainable or not all(a.chainable for a in chain.atoms):
         # an offset may be followed by a day part / clock time ("六天后的3时1刻");
         # a year by "前三季度" ("今年前三季度")
@@ -1959,6 +1997,8 @@ def _inherit(f2: dict[str, Any], f1: dict[str, Any], r1: Resolved) -> dict[str, 
         if "d" in f and "m" not in f and "mrel" not in f and not any(k in f for k in ("y", "yrel")):
             f["y"] = r1.start.year
             f["m"] = r1.start.month
+        if "wk" in f and f["wk"][0] is None and "wk" in f1 and f1["wk"][0] is not None:
+            f["wk"] = (f1["wk"][0], f["wk"][1])  # "下周三到周五": Friday of that same week
     return f
 
 
@@ -2146,6 +2186,10 @@ def _fix_end(r1: Resolved, r2: Resolved, f2: dict[str, Any]) -> datetime:
         return e
     if "m" in f2 or "mrel" in f2:
         return e.replace(year=e.year + 1)
+    if "wk" in f2:
+        while e <= r1.start:
+            e += timedelta(days=7)
+        return e
     while e <= r1.start:
         e = _at(_add_months(e.date(), 1), e.tzinfo)
     return e

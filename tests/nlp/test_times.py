@@ -548,3 +548,28 @@ def test_month_part_that_is_over_is_next_months() -> None:
     assert (t.start, t.end) == (d(2026, 12, 11), d(2026, 12, 21))
     t = only("明年后半年")
     assert (t.start, t.end) == (d(2027, 7, 1), d(2028, 1, 1))
+
+
+@pytest.mark.parametrize("now", [NOW, SUN_2130, SUN_2330])
+def test_weekday_range_stays_in_its_week(now: datetime) -> None:
+    t = only("下周三到周五", now)  # next week is 30 Nov .. 6 Dec from every send time here
+    assert (t.start, t.end) == (d(2026, 12, 2), d(2026, 12, 5))
+
+
+def test_last_day_and_last_weekday() -> None:
+    assert only("三月的最后一个星期五").start == d(2027, 3, 26)  # 31 Mar 2027 is a Wednesday
+    assert only("下个月最后一个周一").start == d(2026, 12, 28)
+    assert only("今年的最后一天").start == d(2026, 12, 31)
+    assert times("最后一天") == []
+
+
+def test_same_day_next_week_and_year() -> None:
+    assert only("下周的今天", SUN_2330).start == d(2026, 12, 6)
+    assert only("明年的今天", SUN_2330).start == d(2027, 11, 29)
+    assert only("下个月的今天").start == d(2026, 12, 23)
+
+
+def test_holiday_eve_and_day_after() -> None:
+    assert only("国庆前一天").start == d(2027, 9, 30)
+    assert only("春节前夕").start == d(2027, 2, 5)
+    assert only("元旦当天").start == d(2027, 1, 1)
