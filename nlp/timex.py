@@ -17,7 +17,7 @@ import importlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -2162,9 +2162,55 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
                 if r2 is not None and r2.kind == "duration":
                     r, end = r2, chains[i].end
                     i += 1
+        if r.grain in ("hour", "minute", "second") and r.kind in ("point", "range", "deadline"):
+            # an explicit zone: "4pm CET", "3pm PST", "北京时间下午3点"
+            zm = _ZONE_AFTER.match(norm, end)
+            zp = None if zm else _ZONE_BEFORE.search(norm, max(0, start - 6), start)
+            zone = _zone_of(zm or zp)
+            if zone is not None:
+                r = Resolved(
+                    r.kind,
+                    r.start.replace(tzinfo=zone).astimezone(now.tzinfo),
+                    None if r.end is None else r.end.replace(tzinfo=zone).astimezone(now.tzinfo),
+                    r.grain,
+                )
+                if zm:
+                    end = zm.end()
+                else:
+                    start = zp.start()  # type: ignore[union-attr]
         hits.append(TimeHit((start, end), r.kind, r.start, r.end, r.grain))
         last_chain = ci
     return hits
+
+
+# zone abbreviations that name one offset (CST and IST are ambiguous and left alone)
+_ZONE_HOURS = {
+    "utc": 0, "gmt": 0, "bst": 1, "cet": 1, "cest": 2, "eet": 2, "eest": 3, "msk": 3, "est": -5, "edt": -4,
+    "pst": -8, "pdt": -7, "mst": -7, "mdt": -6, "jst": 9, "kst": 9, "hkt": 8, "sgt": 8, "北京时间": 8,
+    "东京时间": 9,
+}  # fmt: skip
+_ZONE_AFTER = re.compile(
+    r"\s?\(?(?P<z>utc|gmt|bst|cet|cest|eet|eest|msk|est|edt|pst|pdt|mst|mdt|jst|kst|hkt|sgt)"
+    r"(?:\s?(?P<zs>[+-])(?P<zh>\d{1,2})(?::?(?P<zm>[0-5]\d))?)?\b\)?",
+    re.IGNORECASE,
+)
+_ZONE_BEFORE = re.compile(r"(?P<z>北京时间|东京时间)\s?$")
+
+
+def _zone_of(m: re.Match[str] | None) -> tzinfo | None:
+    if m is None:
+        return None
+    hours = _ZONE_HOURS.get(m.group("z").lower())
+    if hours is None:
+        return None
+    minutes = 60 * hours
+    gd = m.groupdict()
+    if gd.get("zs"):
+        extra = 60 * int(gd["zh"]) + int(gd.get("zm") or 0)
+        minutes += extra if gd["zs"] == "+" else -extra
+    if not -16 * 60 < minutes < 16 * 60:
+        return None
+    return timezone(timedelta(minutes=minutes))
 
 
 def _holiday_len(key: str) -> int:

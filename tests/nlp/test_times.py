@@ -573,3 +573,12 @@ def test_holiday_eve_and_day_after() -> None:
     assert only("国庆前一天").start == d(2027, 9, 30)
     assert only("春节前夕").start == d(2027, 2, 5)
     assert only("元旦当天").start == d(2027, 1, 1)
+
+
+def test_explicit_zone_in_the_text() -> None:
+    # 16:00 CET (UTC+1) = 15:00 UTC = 23:00 in Shanghai; 10:00 at UTC+2 = 16:00 in Shanghai
+    assert only("call at 4pm CET").start == d(2026, 11, 23, 23)
+    assert only("10:00 UTC+2").start == d(2026, 11, 23, 16)
+    assert only(
+        "北京时间下午3点", datetime(2026, 11, 23, 9, tzinfo=ZoneInfo("Europe/Berlin"))
+    ).start == datetime(2026, 11, 23, 8, tzinfo=ZoneInfo("Europe/Berlin"))
