@@ -204,7 +204,8 @@ _ATOMS: list[tuple[str, str]] = [
     (
         "wkd",
         rf"(?P<wk_p>{_REL_WEEK})(?:周|星期|礼拜)(?:周|星期)?(?P<wk_d>{_WD})(?![一二三四五六七八九十\d])|"
-        rf"(?<![每一二两三四五六七八九十\d个几])(?:周|星期|礼拜)(?P<wk_d2>{_WD})(?![一二三四五六七八九十\d])",
+        rf"(?<![一二两三四五六七八九十\d几])(?<![一二两三四五六七八九十\d几]个)(?:周|星期|礼拜)(?P<wk_d2>{_WD})"
+        r"(?![一二三四五六七八九十\d次回趟遍个]|天(?!气))",
     ),
     ("week", rf"(?P<wo_p>{_REL_WEEK})(?:周|星期|礼拜)(?P<wo_s>末|之内|内|初)?(?!期|年|岁|刊|报|会|边|转|长)"),
     ("weekend", r"(?<![每上下本这今])(?P<we>周末|週末)"),
@@ -230,7 +231,7 @@ _ATOMS: list[tuple[str, str]] = [
     (
         "dur",
         rf"(?<![第\d{_CNN}])(?:(?P<du_n>\d+(?:\.\d+)?|[{_CNN}]+)个?(?P<du_half>半)?|(?P<du_h2>半))个?多?"
-        r"(?P<du_u>个?工作日|个?交易日|天|周(?![年岁])|星期|礼拜|个月|(?<=[半两俩仨多])月|个?季度|年(?!代|级|龄|纪)|个?小时|个?钟头|"
+        r"(?P<du_u>个?工作日|个?交易日|天|日(?![期子常用本元报志程语文币])|周(?![年岁])|星期|礼拜|个月|(?<=[半两俩仨多])月|个?季度|年(?!代|级|龄|纪)|个?小时|个?钟头|"
         r"分钟|秒钟|刻钟)"
         r"(?P<du_half3>半)?(?P<du_more>多)?",
     ),
@@ -441,6 +442,9 @@ _MASTER = _master()
 _GAP_CJK = re.compile(r"^(?:\s{0,2}|的|\s*[,，]\s*)$")
 _GAP_EN = re.compile(r"^\s*(?:,\s*)?(?:at|on|@|around|about|by)?\s*$", re.IGNORECASE)
 _CONNECT = re.compile(r"^\s*(?:到|至|~|-|—|–|——|—+|直到|一直到|to|until|till|through|-)\s*$", re.IGNORECASE)
+_NUM_CONNECT_DUR = re.compile(rf"(?<![\d.])(?P<n>\d+(?:\.\d+)?|[{_CNN}]+)\s*(?:到|至|~|-|—|–|——)\s*$")
+_DUR_SUFFIX = re.compile(r"以上|以下|左右|上下|之久")
+_UNTIL_NOW = re.compile(r"至今|到现在|到今天|迄今")
 _NUM_CONNECT = re.compile(rf"(?P<n>\d{{1,2}}|[{_CNN}]{{1,3}})\s*(?:到|至|~|-|—|–|——)\s*$")
 _SUFFIX = re.compile(
     r"(?P<approx>左右|前后|上下|许)|(?P<dl>之前|以前|前(?![天年日两一二三四五六七八九十\d个后去往来进台端面期景提任辈者所列线]))|"
@@ -1163,6 +1167,8 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
             n += 0.5
         if n == 0:
             return None
+        if g("du_u") == "日" and n <= 31 and not (raw or "").startswith(("两", "俩", "几", "半")):
+            return None  # "5日" is a day of the month
         return Atom(kind, s, e, {"dur": (n, g("du_u"))}, frozenset("X"), chainable=False)
     return None
 
@@ -2149,9 +2155,21 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
                 end += 1
         elif r.kind == "duration":
             # "3~6个月", "100到200个小时": a duration range (the longer bound is kept)
-            mnum = _NUM_CONNECT.search(norm, max(0, start - 8), start)
+            mnum = _NUM_CONNECT_DUR.search(norm, max(0, start - 12), start)
             if mnum and mnum.end() == start and cn2num(mnum.group("n")) is not None:
                 start = mnum.start()
+            elif (
+                i < len(chains)
+                and chains[i].atoms[0].kind == "dur"
+                and norm[end : chains[i].start] in ("", "零", "又")
+                and r.end is not None
+            ):
+                # "四年六个月", "36天5小时": one duration
+                r2 = _resolve_chain(chains[i], now)
+                if r2 is not None and r2.kind == "duration" and r2.end is not None:
+                    r = Resolved("duration", r.start, r.end + (r2.end - r2.start), r.grain)
+                    end = chains[i].end
+                    i += 1
             elif (
                 i < len(chains)
                 and chains[i].atoms[0].kind == "dur"
@@ -2178,6 +2196,15 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
                     end = zm.end()
                 else:
                     start = zp.start()  # type: ignore[union-attr]
+        if r.kind == "duration":
+            dm = _DUR_SUFFIX.match(norm, end)
+            if dm:
+                end = dm.end()  # "三十年以上", "六个月以下"
+        elif norm[start:end].endswith("起") and r.kind in ("point", "range"):
+            um = _UNTIL_NOW.match(norm, end)
+            if um and r.start < now:
+                r = Resolved("range", r.start, now, r.grain)  # "从2001年起至今"
+                end = um.end()
         hits.append(TimeHit((start, end), r.kind, r.start, r.end, r.grain))
         last_chain = ci
     return hits

@@ -582,3 +582,17 @@ def test_explicit_zone_in_the_text() -> None:
     assert only(
         "北京时间下午3点", datetime(2026, 11, 23, 9, tzinfo=ZoneInfo("Europe/Berlin"))
     ).start == datetime(2026, 11, 23, 8, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def test_recurring_weekday_and_duration_shapes() -> None:
+    t = only("每周三例会")
+    assert (t.kind, t.text, t.start) == ("set", "每周三", d(2026, 11, 25))
+    assert times("每周三次") == []  # three times a week
+    assert [t.text for t in times("周三天气不错")] == ["周三"]
+    t = only("四年六个月")
+    assert (t.kind, t.end) == ("duration", d(2031, 5, 23, 9, 12))
+    t = only("两日")
+    assert (t.kind, t.end) == ("duration", d(2026, 11, 25, 9, 12))
+    assert only("5日").kind == "point"  # a day of the month
+    t = only("从2025年起至今")
+    assert (t.kind, t.start, t.end) == ("range", d(2025, 1, 1), NOW)
