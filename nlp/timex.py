@@ -8,6 +8,11 @@ offset, ...). Adjacent atoms that fill different slots are chained into one expr
 (or a leading "by") makes a deadline. Each expression is then resolved against ``now``.
 
 Everything is computed in the caller's time zone; every output datetime is tz-aware.
+
+Traditional characters left by `nlp.normalize` are folded first (`trad_chars.txt`, same length). Holidays of
+other calendars live in `nlp.world_holidays`, the 24 solar terms in `nlp.solar_terms`; lunar dates use
+`lunardate`. The master expression is guarded by first-character look-aheads computed from the atom patterns
+(`_first_class`), so most positions of a message are rejected in one step.
 """
 
 from __future__ import annotations
