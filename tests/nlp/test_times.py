@@ -596,3 +596,11 @@ def test_recurring_weekday_and_duration_shapes() -> None:
     assert only("5日").kind == "point"  # a day of the month
     t = only("从2025年起至今")
     assert (t.kind, t.start, t.end) == ("range", d(2025, 1, 1), NOW)
+
+
+def test_at_the_latest_is_a_deadline_not_the_evening() -> None:
+    ts = times("王总说月底前给答复，最晚下个月5号")
+    assert [(t.text, t.kind, t.start) for t in ts] == [
+        ("月底前", "deadline", d(2026, 11, 30)),
+        ("最晚下个月5号", "deadline", d(2026, 12, 5)),
+    ]
