@@ -132,6 +132,12 @@ _ATOMS: list[tuple[str, str]] = [
         r"(?:\s*(?P<en_ap>a\.m\.|p\.m\.|am|pm)|(?P<en_ap1>a|p))\b",
     ),
     ("en_noon", r"\b(?:at\s+)?(?P<en_noon>noon|midday|midnight)\b"),
+    # "on the 5th", "the 21st": a day of the month
+    (
+        "en_od",
+        r"\b(?:on\s+)?the\s+(?P<en_od>[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)\b"
+        r"(?!\s+(?:of|floor|time|place))",
+    ),
     (
         "en_at",
         r"\bat\s+(?P<en_ah>[01]?\d|2[0-3])(?::(?P<en_am>[0-5]\d))?\b(?!\s*(?:%|percent|units?|pcs|x\b|of\b))",
@@ -870,6 +876,8 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         if g("en_m"):
             f["mi"] = int(g("en_m"))
         return Atom(kind, s, e, f, frozenset("H"), en=True)
+    if kind == "en_od":
+        return Atom(kind, s, e, {"d": int(g("en_od"))}, frozenset("D"), en=True)
     if kind == "en_noon":
         w = g("en_noon").lower()
         return Atom(kind, s, e, {"h": 0 if w == "midnight" else 12, "ap": "24"}, frozenset("H"), en=True)

@@ -604,3 +604,9 @@ def test_at_the_latest_is_a_deadline_not_the_evening() -> None:
         ("月底前", "deadline", d(2026, 11, 30)),
         ("最晚下个月5号", "deadline", d(2026, 12, 5)),
     ]
+
+
+def test_english_ordinal_day() -> None:
+    t = only("let's do a call on the 5th at 10")
+    assert t.start == d(2026, 12, 5, 10)
+    assert times("office on the 3rd floor") == []
