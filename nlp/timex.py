@@ -2121,8 +2121,9 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
                         r2 = _resolve_with_date(_inherit(c.f, f1, r1), now)
                         if r2 is not None:
                             e2 = _fix_end(r1, r2, c.f)
-                            r = Resolved("range", r1.start, e2, r1.grain)
-                            start = pstart
+                            if e2 is not None:
+                                r = Resolved("range", r1.start, e2, r1.grain)
+                                start = pstart
         if r is None:
             if _is_weak_chain(c, norm):
                 i += 1
@@ -2136,9 +2137,10 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
                     r2 = _resolve_with_date(_inherit(c2.f, c.f, r), now)
                     if r2 is not None and r2.kind in ("point", "range"):
                         e2 = _fix_end(r, r2, c2.f)
-                        r = Resolved("range", r.start, e2, r.grain)
-                        end = c2.end
-                        i += 1
+                        if e2 is not None:
+                            r = Resolved("range", r.start, e2, r.grain)
+                            end = c2.end
+                            i += 1
         i += 1
         if r is None:
             continue
@@ -2261,10 +2263,13 @@ def _holiday_len(key: str) -> int:
     return spec[2] if spec else 1
 
 
-def _fix_end(r1: Resolved, r2: Resolved, f2: dict[str, Any]) -> datetime:
+def _fix_end(r1: Resolved, r2: Resolved, f2: dict[str, Any]) -> datetime | None:
+    """End of the range r1 .. r2, moved past r1's start; None when the written end cannot follow the start."""
     e = _range_end(r2)
     if e > r1.start:
         return e
+    if "y" in f2 or "yrel" in f2:
+        return None  # "2026年3月到2025年5月": an explicit year that ends before the start
     if r2.grain in ("hour", "minute", "second"):
         if "dp" not in f2 and "ap" not in f2 and e + timedelta(hours=12) > r1.start:
             return e + timedelta(hours=12)
@@ -2272,7 +2277,9 @@ def _fix_end(r1: Resolved, r2: Resolved, f2: dict[str, Any]) -> datetime:
             e += timedelta(days=1)
         return e
     if "m" in f2 or "mrel" in f2:
-        return e.replace(year=e.year + 1)
+        while e <= r1.start:
+            e = e.replace(year=e.year + 1)
+        return e
     if "wk" in f2:
         while e <= r1.start:
             e += timedelta(days=7)

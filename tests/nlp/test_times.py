@@ -610,3 +610,40 @@ def test_english_ordinal_day() -> None:
     t = only("let's do a call on the 5th at 10")
     assert t.start == d(2026, 12, 5, 10)
     assert times("office on the 3rd floor") == []
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+def test_random_text_properties(now: datetime) -> None:
+    """Spans lie inside the text, ranges are ordered and datetimes are aware, on random time-heavy text."""
+    import random
+
+    from nlp.normalize import normalize
+    from nlp.timex import extract_times
+
+    rnd = random.Random(now.hour)
+    lines = [
+        "明天 后天 下周三 周日 本周日 上午 下午 晚上 凌晨 3点 十点半 两点四十五 15:30",
+        "到 至 ~ - 前 后 内 左右 12月8日 3.5 2026-03-05 农历 腊月 初十 廿二 闰四月",
+        "复活节 开斋节 冬至 春节 年前 年后 月底 季度末 周末 每周三 每天 从 起 至今",
+        "三天 两周 半个月 以上 第二点 3楼 A区3号 订单号20261123 聽日 禮拜三 下晝 三點三個字",
+        "tomorrow 10am next Tuesday at 2pm end of next week EOD 4pm CET on the 5th 😀 \u200b",
+        "最后一天 第三天 下周的今天 80年代 年初 一季度 冬季 2025年 去年 3月 5号",
+    ]
+    words = [w for line in lines for w in line.split()]
+    for _ in range(1500):
+        text = "".join(rnd.choice(words) for _ in range(rnd.randint(1, 8)))
+        for h in extract_times(normalize(text), now):
+            a, b = h.span
+            assert 0 <= a < b <= len(text), (text, h)
+            assert h.start.tzinfo is not None, (text, h)
+            if h.end is not None:
+                assert h.end.tzinfo is not None, (text, h)
+                if h.kind == "range":
+                    assert h.end > h.start, (text, h)
+                else:
+                    assert h.end >= h.start, (text, h)
+
+
+def test_explicit_year_end_before_start_is_not_a_range() -> None:
+    for t in times("开斋节到2026-03-05"):
+        assert t.end is None or t.end > t.start
