@@ -647,3 +647,9 @@ def test_random_text_properties(now: datetime) -> None:
 def test_explicit_year_end_before_start_is_not_a_range() -> None:
     for t in times("开斋节到2026-03-05"):
         assert t.end is None or t.end > t.start
+
+
+def test_bare_day_before_a_verb_but_not_a_unit() -> None:
+    assert only("3月5开会").start == d(2027, 3, 5)
+    assert [t.text for t in times("12月3个客户要回访")] == ["12月"]
+    assert [t.text for t in times("6月20吨货")] == ["6月"]
