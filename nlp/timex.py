@@ -1144,6 +1144,10 @@ def _atom_from_match(m: re.Match[str]) -> Atom | None:  # noqa: C901 - a flat di
         elif g("ck_m"):
             raw = g("ck_m")
             if not g("ck_f") and len(raw) == 1:
+                if raw in "一二三四五六七八九" and g("ck_h") not in ("零", "〇"):
+                    # Cantonese "下午三点三" = 3:15 (字 = 5 minutes); only beside a day part
+                    f["can5"] = 5 * int(cn2num(raw) or 0)
+                    return Atom(kind, s, e, f, frozenset("H"), weak=True)
                 return None  # "二十七点三", "24点5": a decimal, not a time
             mv = cn2num(raw)
             if mv is None or mv > 59:
@@ -1655,6 +1659,10 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         dateless = True
 
     # time of day
+    if "can5" in f:
+        if "dp" not in f:
+            return None  # "二十七点三", "三点三": a decimal
+        f = {**f, "mi": f["can5"]}
     if "h" in f:
         h = _hour24(f["h"], f.get("dp"), f.get("ap"))
         mi = f.get("mi", 0)

@@ -653,3 +653,9 @@ def test_bare_day_before_a_verb_but_not_a_unit() -> None:
     assert only("3月5开会").start == d(2027, 3, 5)
     assert [t.text for t in times("12月3个客户要回访")] == ["12月"]
     assert [t.text for t in times("6月20吨货")] == ["6月"]
+
+
+def test_cantonese_single_digit_minutes_need_a_day_part() -> None:
+    assert only("晏晝三點三").start == d(2026, 11, 23, 15, 15)  # 晏昼 = afternoon; 三 字 = 15 minutes
+    assert times("三点三") == []  # alone, a decimal
+    assert times("增长了三点三个百分点") == []
