@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from nlp.normalize import cn2num
+from nlp.rxscan import Scanner
 from nlp.types import (
     CatalogueEntry,
     ContactMention,
@@ -39,8 +40,10 @@ def _is_ascii_word(term: str) -> bool:
     return term.isascii()
 
 
-def _term_regex(terms: list[str]) -> re.Pattern[str] | None:
-    """One regex for a list of terms: CJK as substrings, Latin on word boundaries, case-insensitive."""
+def _term_regex(terms: list[str]) -> Scanner | None:
+    """One regex for a list of terms: CJK as substrings, Latin on word boundaries, case-insensitive.
+
+    Wrapped in a `Scanner`, which tries only the terms that start with the character at hand."""
     parts = []
     for t in sorted({str(t) for t in terms if t}, key=len, reverse=True):
         esc = re.escape(t)
@@ -50,7 +53,7 @@ def _term_regex(terms: list[str]) -> re.Pattern[str] | None:
             parts.append(esc)
     if not parts:
         return None
-    return re.compile("|".join(parts), re.IGNORECASE)
+    return Scanner(re.compile("|".join(parts), re.IGNORECASE))
 
 
 def _both(d: dict[str, list[str]] | list[str] | None) -> list[str]:
@@ -63,12 +66,12 @@ def _both(d: dict[str, list[str]] | list[str] | None) -> list[str]:
 
 @dataclass
 class _PainLex:
-    terms: re.Pattern[str] | None  # every strong and topic term of every category
+    terms: Scanner | None  # every strong and topic term of every category
     term_cats: dict[str, list[tuple[int, bool]]]  # lower-cased term -> [(category order, strong?)]
     names: list[str]
-    cue: re.Pattern[str] | None
-    neg: re.Pattern[str] | None
-    report: re.Pattern[str] | None
+    cue: Scanner | None
+    neg: Scanner | None
+    report: Scanner | None
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +114,7 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _spans(rx: re.Pattern[str] | None, text: str) -> list[tuple[int, int]]:
+def _spans(rx: Scanner | None, text: str) -> list[tuple[int, int]]:
     return [m.span() for m in rx.finditer(text)] if rx is not None else []
 
 
@@ -176,7 +179,7 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
 
 
 @lru_cache(maxsize=1)
-def _meeting_lex() -> tuple[list[tuple[str, re.Pattern[str]]], re.Pattern[str], re.Pattern[str]]:
+def _meeting_lex() -> tuple[list[tuple[str, Scanner]], Scanner, Scanner]:
     m = lexicon()["meeting"]
     what = []
     for name, terms in m["what"].items():
@@ -289,7 +292,7 @@ def extract_samples(
     text: str, norm: str, times: list[TimeMention], catalogue: list[CatalogueEntry] | None = None
 ) -> list[SampleMention]:
     lex = _sample_lex()
-    ctx_rx: re.Pattern[str] = lex["context"]
+    ctx_rx: Scanner = lex["context"]
     out: list[SampleMention] = []
     sentences = _sentences(norm)
     cat_rx, cat_map = _catalogue_regex(tuple((c.model, tuple(c.aliases)) for c in catalogue or []))
@@ -381,7 +384,7 @@ def _num(s: str) -> float | None:
 @lru_cache(maxsize=32)
 def _catalogue_regex(
     entries: tuple[tuple[str, tuple[str, ...]], ...],
-) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+) -> tuple[Scanner | None, dict[str, str]]:
     mapping: dict[str, str] = {}
     for model, aliases in entries:
         for name in (model, *aliases):
@@ -461,7 +464,7 @@ def extract_contacts(text: str, norm: str) -> list[ContactMention]:
 @lru_cache(maxsize=32)
 def _gazetteer_regex(
     entries: tuple[tuple[str, tuple[str, ...]], ...],
-) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+) -> tuple[Scanner | None, dict[str, str]]:
     mapping: dict[str, str] = {}
     for name, aliases in entries:
         for alias in (name, *aliases):

@@ -59,6 +59,17 @@ _MULTI = {
 _MULTI_RE = re.compile("|".join(sorted(map(re.escape, _MULTI), key=len, reverse=True)))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with lone surrogates read as U+FFFD, the same length.
+
+    A lone surrogate is not a character: no tokenizer, JSON encoder or database takes it. Replacing it
+    keeps every span valid."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 def normalize(text: str) -> str:
     """Return a same-length normalised copy of ``text``."""
     out = text.translate(_TRANS)
