@@ -8,6 +8,7 @@ pipeline with jieba word segmentation through rjieba, blank ``en`` pipeline) wit
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from nlp.types import (
@@ -40,16 +41,16 @@ __all__ = [
 ]
 
 
+_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
+_LATIN = re.compile("[A-Za-z]")
+
+
 def detect_language(text: str) -> str:
     """ "zh" when CJK characters make up a fair share of the letters, else "en"."""
-    cjk = latin = 0
-    for ch in text:
-        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
-            cjk += 1
-        elif ch.isascii() and ch.isalpha():
-            latin += 1
+    cjk = len(_CJK.findall(text))
     if cjk == 0:
         return "en"
+    latin = len(_LATIN.findall(text))
     return "zh" if cjk * 3 >= latin * 0.5 else "en"
 
 

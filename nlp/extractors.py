@@ -397,15 +397,15 @@ def _catalogue_regex(
 
 
 @lru_cache(maxsize=1)
-def _contact_rx() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, list[str]]]:
+def _contact_rx() -> tuple[re.Pattern[str], Scanner, dict[str, list[str]]]:
     c = lexicon()["contact"]
     surnames = "".join(sorted(set(str(c["surnames"]))))
     compound = "|".join(map(re.escape, c["compound_surnames"]))
     titles = "|".join(map(re.escape, sorted(c["titles"], key=len, reverse=True)))
     zh = re.compile(rf"(?P<s>{compound}|[{surnames}])(?P<t>{titles})")
     en_titles = sorted(c["en_titles"], key=len, reverse=True)
-    en = re.compile(
-        r"(?<![A-Za-z])(?P<t>" + "|".join(re.escape(t) for t in en_titles) + r")(?![A-Za-z])",
+    en = Scanner(
+        re.compile(r"(?<![A-Za-z])(?P<t>" + "|".join(re.escape(t) for t in en_titles) + r")(?![A-Za-z])")
     )
     blockers = {str(k): [str(x) for x in v] for k, v in (c.get("title_blockers") or {}).items()}
     return zh, en, blockers
@@ -481,7 +481,7 @@ def extract_customers(text: str, norm: str, gazetteer: list[GazetteerEntry] | No
     if rx is None:
         return []
     out: list[CustomerMention] = []
-    for src in (text, norm):
+    for src in (text, norm) if norm != text else (text,):
         for m in rx.finditer(src):
             written = text[m.start() : m.end()]
             canonical = mapping.get(m.group(0).lower()) or mapping.get(written.lower())

@@ -60,13 +60,26 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# The context lives in ``doc.user_data`` (spaCy's storage for custom data) under this key; the
+# ``doc._.lk_*`` extensions read it. Components look it up directly: one dict access per component.
+CTX_KEY = "loopkeeper.ctx"
+
+
+def _ctx_getter(doc: Doc) -> Context | None:
+    return doc.user_data.get(CTX_KEY)
+
+
+def _ctx_setter(doc: Doc, ctx: Context | None) -> None:
+    doc.user_data[CTX_KEY] = ctx
+
+
 if not Doc.has_extension("lk_ctx"):
-    Doc.set_extension("lk_ctx", default=None)
+    Doc.set_extension("lk_ctx", getter=_ctx_getter, setter=_ctx_setter)
 
 
 def _getter(attr: str) -> Any:
     def get(doc: Doc) -> Any:
-        ctx = doc._.lk_ctx
+        ctx = doc.user_data.get(CTX_KEY)
         return getattr(ctx, attr) if ctx is not None else None
 
     return get
@@ -78,7 +91,7 @@ for _name in ("norm", "times", "meetings", "samples", "pain_points", "contacts",
 
 
 def _ctx(doc: Doc) -> Context:
-    ctx = doc._.lk_ctx
+    ctx = doc.user_data.get(CTX_KEY)
     if ctx is None:
         raise ValueError("doc._.lk_ctx is not set: run documents through nlp.extract()")
     if not ctx.text:
@@ -116,7 +129,11 @@ class ChineseTokenizer(DummyTokenizer):
         self._cut = _cutter(segmenter)
 
     def __call__(self, text: str) -> Doc:
-        pieces = self._cut(without_surrogates(text))
+        text = without_surrogates(text)
+        pieces = self._cut(text)
+        if " " not in text:
+            plain = [w for w in pieces if w]
+            return Doc(self.vocab, words=plain, spaces=[False] * len(plain))
         words: list[str] = []
         spaces: list[bool] = []
         for w in pieces:
@@ -255,7 +272,7 @@ def run(lang: str, text: str, ctx: Context) -> Doc:
     nlp = get_pipeline(lang)
     doc = nlp.make_doc(without_surrogates(text))
     ctx.text = text
-    doc._.lk_ctx = ctx
+    doc.user_data[CTX_KEY] = ctx
     for _name, proc in nlp.pipeline:
         doc = proc(doc)
     return doc

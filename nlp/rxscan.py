@@ -150,18 +150,54 @@ def _first(seq: Any, ignorecase: bool) -> tuple[set[str], bool]:
     return chars, True
 
 
-def _analyse(src: str, flags: int) -> tuple[frozenset[str] | None, tuple[str, ...]]:
-    """First characters of ``src`` (None when not bounded) and its group names."""
+def _class_src(items: Any) -> str | None:
+    out = []
+    for op, av in items:
+        if op is _c.LITERAL:
+            out.append(re.escape(chr(av)))
+        elif op is _c.RANGE:
+            out.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif op is _c.CATEGORY and av is _c.CATEGORY_DIGIT:
+            out.append(r"\d")
+        else:
+            return None
+    return "[" + "".join(out) + "]"
+
+
+def _lead(seq: Any) -> str:
+    """Source of the zero-width checks every match of ``seq`` starts with: ``\b`` and simple negative
+    look-behinds, looking into leading groups (not into alternations). "" when there are none."""
+    out = ""
+    for op, av in seq:
+        if op is _c.AT and av is _c.AT_BOUNDARY:
+            out += r"\b"
+        elif op is _c.ASSERT_NOT and av[0] == -1 and len(av[1]) == 1 and av[1][0][0] in (_c.IN, _c.LITERAL):
+            item = av[1][0]
+            cls = _class_src(item[1] if item[0] is _c.IN else [item])
+            if cls is not None:
+                out += f"(?<!{cls})"
+        elif op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # another zero-width check: not used, which only widens the filter
+        elif op is _c.SUBPATTERN and not (av[1] or av[2]):
+            return out + _lead(av[-1])
+        else:
+            return out
+    return out
+
+
+def _analyse(src: str, flags: int) -> tuple[frozenset[str] | None, tuple[str, ...], str]:
+    """First characters of ``src`` (None when not bounded), its group names and its leading checks."""
     if _p is None:
-        return None, ()
+        return None, (), ""
     try:
         parsed = _p.parse(src, flags)
         names = tuple(parsed.state.groupdict)
         ic = bool(flags & re.IGNORECASE) or bool(parsed.state.flags & re.IGNORECASE)
         chars, empty = _first(parsed, ic)
+        lead = _lead(parsed)
     except Exception:  # noqa: BLE001 - any surprise means "not bounded", never a wrong answer
-        return None, ()
-    return (None if empty else frozenset(chars)), names
+        return None, (), ""
+    return (None if empty else frozenset(chars)), names, lead
 
 
 def _first_chars_src(src: str, flags: int) -> frozenset[str] | None:
@@ -215,6 +251,10 @@ def split_top(src: str) -> list[str] | None:
     return parts
 
 
+def _cls(chars: Any) -> str:
+    return "[" + "".join(sorted(re.escape(ch) for ch in chars)) + "]"
+
+
 class Scanner:
     """``pattern.finditer`` / ``search``, trying only the branches that can match at each position."""
 
@@ -235,13 +275,26 @@ class Scanner:
         branches = split_top(pattern.pattern)
         if branches and len(branches) > 1:
             per = [_analyse(b, pattern.flags) for b in branches]
-            chars = [fc for fc, _ in per]
+            chars = [fc for fc, _, _ in per]
             if all(fc is not None for fc in chars) and set().union(*chars) == union:  # type: ignore[arg-type]
                 self._branches = branches
                 self._branch_chars = chars  # type: ignore[assignment]
-                self._branch_groups = [names for _, names in per]
-        cls = "".join(sorted(re.escape(ch) for ch in union))
-        self.starts = re.compile(f"[{cls}]")
+                self._branch_groups = [names for _, names, _ in per]
+                # where a match can start: per leading check, the first characters of its branches
+                by_lead: dict[str, set[str]] = {}
+                for fc, _, lead in per:
+                    by_lead.setdefault(lead, set()).update(fc or ())
+                if len(by_lead) == 2:  # more alternatives cost more than the positions they save
+                    alts = [
+                        f"{lead}{_cls(fc)}"
+                        for lead, fc in sorted(by_lead.items(), key=lambda kv: kv[0] != "")
+                    ]
+                    try:
+                        self.starts = re.compile("|".join(alts), pattern.flags & ~re.VERBOSE)
+                        return
+                    except re.error:
+                        pass
+        self.starts = re.compile(_cls(union))
 
     def _sub(self, ch: str) -> re.Pattern[str]:
         sub = self._subs.get(ch)
