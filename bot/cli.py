@@ -326,11 +326,17 @@ def extract(
             now = datetime.fromisoformat(n)
             if now.tzinfo is None:
                 now = now.replace(tzinfo=parse_tz(zone or settings.timezone))
+            elif zone and parse_tz(zone).utcoffset(now) != now.utcoffset():
+                zone = None  # DESIGN §7: an offset in `now` wins over a zone that disagrees with it
         else:
             now = datetime.now(parse_tz(zone or settings.timezone))
-        ex = nlp.extract(t, now=now, tz=zone, gazetteer=gaz)
+        if not isinstance(t, str):
+            raise ValueError("text must be a string")
+        ex = nlp.extract(t, now=now, tz=zone or (None if n else settings.timezone), gazetteer=gaz)
         out: dict[str, Any] = {"id": item_id} if item_id is not None else {}
         out.update(ex.model_dump(mode="json"))
+        if gaz is None:
+            del out["customers"]  # DESIGN §7: `customers` appears when a gazetteer is given
         return out
 
     if jsonl:

@@ -30,10 +30,62 @@ from nlp.types import (
 LEXICON_PATH = Path(__file__).with_name("lexicon.yaml")
 
 
+_CONCAT_KEYS = {"surnames"}  # strings of characters: an extra file adds characters
+
+
+def _merge(base: Any, extra: Any, key: str = "") -> Any:
+    """``extra`` laid over ``base``: mappings merge, lists extend (no duplicates), other values replace."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for k, v in extra.items():
+            out[k] = _merge(base[k], v, str(k)) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(extra, list):
+        return base + [x for x in extra if x not in base]
+    if key in _CONCAT_KEYS and isinstance(base, str) and isinstance(extra, str):
+        return base + extra
+    return extra if extra is not None else base
+
+
+def lexicon_files() -> list[Path]:
+    """The packaged lexicon, then the extra files of the ``LOOPKEEPER_LEXICON_FILES`` setting."""
+    from config.settings import get_settings
+
+    return [LEXICON_PATH, *get_settings().lexicon_files]
+
+
+def _validate(lex: dict[str, Any], path: Path) -> None:
+    from typing import get_args
+
+    from nlp.types import MeetingWhat, PainCategory
+
+    bad = set((lex.get("pain") or {}).get("categories") or {}) - set(get_args(PainCategory))
+    if bad:
+        raise ValueError(f"{path}: unknown pain-point categories {sorted(bad)} (see DESIGN §7)")
+    bad = set((lex.get("meeting") or {}).get("what") or {}) - set(get_args(MeetingWhat))
+    if bad:
+        raise ValueError(f"{path}: unknown meeting kinds {sorted(bad)}")
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Any]:
-    with LEXICON_PATH.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """The keyword lexicon: ``nlp/lexicon.yaml`` with the user's extra files merged over it (once)."""
+    merged: dict[str, Any] = {}
+    for path in lexicon_files():
+        with Path(path).open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a lexicon file is a mapping (see nlp/lexicon.yaml)")
+        _validate(data, path)
+        merged = _merge(merged, data) if merged else data
+    return merged
+
+
+def reload_lexicon() -> None:
+    """Forget the lexicon and everything built from it (after the files or the setting changed)."""
+    for fn in (lexicon, _pain_lex, _meeting_lex, _sample_lex, _contact_rx, _catalogue_regex, _catalogue_keys):
+        fn.cache_clear()
+    _gazetteer_regex.cache_clear()
 
 
 def _is_ascii_word(term: str) -> bool:
@@ -278,13 +330,75 @@ def _sample_lex() -> dict[str, Any]:
         "sent": _term_regex(_both(s["sent"])),
         "units_zh": "".join(u for u in units_zh if len(u) == 1),
         "units_en": "|".join(sorted(units_en, key=len, reverse=True)),
+        "id_label": _label_regex(_both(s.get("not_model_labels"))),
+        "id_prefixes": {str(x).upper() for x in s.get("not_model_prefixes") or []},
+        "standard": _standard_regex([str(x) for x in s.get("standards") or []]),
     }
+
+
+def _label_regex(labels: list[str]) -> re.Pattern[str] | None:
+    """A label right before a shape: "订单号", "订单号：", "tracking no. ", "PO#"."""
+    if not labels:
+        return None
+    alts = "|".join(re.escape(x) for x in sorted(set(labels), key=len, reverse=True))
+    return re.compile(rf"(?:^|(?<![A-Za-z]))(?:{alts})\s*(?:[:：#]|no\.?|号)?\s*$", re.IGNORECASE)
+
+
+def _standard_regex(prefixes: list[str]) -> re.Pattern[str] | None:
+    if not prefixes:
+        return None
+    alts = "|".join(re.escape(x) for x in sorted(set(prefixes), key=len, reverse=True))
+    return re.compile(rf"^(?:{alts})[\s/\-]?\d", re.IGNORECASE)
+
+
+def _is_identifier(model: str, before: str, lex: dict[str, Any]) -> bool:
+    """An order, tracking, invoice or standards number rather than a product model."""
+    if re.search(r"\d{6,}", model):
+        return True
+    if model.split("-")[0].upper() in lex["id_prefixes"]:
+        return True
+    if lex["standard"] is not None and lex["standard"].match(model):
+        return True
+    return lex["id_label"] is not None and lex["id_label"].search(before) is not None
+
+
+_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def _model_key(name: str) -> str:
+    """Catalogue comparison key: upper case, no separators, O/I/L read as 0/1/1 ("xr-2OO" = "XR200")."""
+    return re.sub(r"[\s\-_/.]", "", name.upper()).translate(_CONFUSABLE)
+
+
+@lru_cache(maxsize=32)
+def _catalogue_keys(entries: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for model, aliases in entries:
+        for name in (model, *aliases):
+            if name and _model_key(name):
+                keys.setdefault(_model_key(name), model)
+    return keys
+
+
+def snap_to_catalogue(model: str, keys: dict[str, str], cutoff: float = 90.0) -> str | None:
+    """The catalogue model a shape-found model is (fuzzy, rapidfuzz), or None."""
+    from rapidfuzz import fuzz, process
+
+    key = _model_key(model)
+    if key in keys:
+        return keys[key]
+    best = process.extractOne(key, list(keys), scorer=fuzz.ratio, score_cutoff=cutoff)
+    return keys[best[0]] if best else None
 
 
 _MODEL = re.compile(
     r"(?<![A-Za-z0-9\-])(?P<m>[A-Za-z]{1,6}[0-9]*(?:-[A-Za-z0-9]+)+(?:\s(?:Pro|Max|Plus|Lite|Mini|Ultra|SE))?"
     r"|[A-Z]{1,3}[0-9]{1,4}[A-Z]?(?:\s(?:Pro|Max|Plus|Lite|Mini|Ultra|SE))?)(?![A-Za-z0-9\-])"
 )
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9\-])[A-Za-z0-9][A-Za-z0-9\-]{2,}(?:\s(?:Pro|Max|Plus|Lite|Mini|Ultra|SE))?(?![A-Za-z0-9\-])"
+)
+_ALNUM = re.compile(r"(?=.*[A-Za-z])(?=.*\d)")
 _NUMQ = r"(?P<q>\d+(?:\.\d+)?|[一二两三四五六七八九十百几俩仨]+)"
 
 
@@ -295,7 +409,9 @@ def extract_samples(
     ctx_rx: Scanner = lex["context"]
     out: list[SampleMention] = []
     sentences = _sentences(norm)
-    cat_rx, cat_map = _catalogue_regex(tuple((c.model, tuple(c.aliases)) for c in catalogue or []))
+    cat_entries = tuple((c.model, tuple(c.aliases)) for c in catalogue or [])
+    cat_rx, cat_map = _catalogue_regex(cat_entries)
+    cat_keys = _catalogue_keys(cat_entries) if cat_entries else {}
     for a, b in sentences:
         sent = norm[a:b]
         if not ctx_rx.search(sent) and not (cat_rx and cat_rx.search(sent) and lex["sent"].search(sent)):
@@ -311,7 +427,23 @@ def extract_samples(
             model = m.group("m")
             if not any(c.isdigit() for c in model):
                 continue
+            if _is_identifier(model, norm[max(0, s - 16) : s], lex):
+                continue
+            if cat_keys:
+                model = snap_to_catalogue(model, cat_keys) or model
             cands.append((s, e, model))
+        if cat_keys:
+            # a catalogue model written off-shape ("DS2CD3T46WD-I3"): any letters-and-digits token close to it
+            for m in _TOKEN.finditer(sent):
+                s, e = a + m.start(), a + m.end()
+                word = m.group(0)
+                if any(s < ce and cs < e for cs, ce, _ in cands) or not _ALNUM.search(word):
+                    continue
+                if _is_identifier(word, norm[max(0, s - 16) : s], lex):
+                    continue
+                snapped = snap_to_catalogue(word, cat_keys)
+                if snapped:
+                    cands.append((s, e, snapped))
         if not cands:
             continue
         cands.sort()
@@ -376,9 +508,11 @@ def _quantity(
     return None, None
 
 
-def _num(s: str) -> float | None:
+def _num(s: str) -> int | float | None:
     v = cn2num(s)
-    return float(v) if v is not None else None
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else float(v)
 
 
 @lru_cache(maxsize=32)
