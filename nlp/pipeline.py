@@ -174,7 +174,7 @@ def make_times(nlp: Language, name: str):  # noqa: ANN201
         ctx = _ctx(doc)
         text = ctx.text
         ctx.times = [
-            TimeMention(
+            TimeMention.model_construct(  # our own values: types known, no validation needed
                 text=text[h.span[0] : h.span[1]],
                 span=h.span,
                 kind=h.kind,  # type: ignore[arg-type]
@@ -255,6 +255,9 @@ def _build(lang: str) -> Language:
     return nlp
 
 
+_RUNNERS: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+
+
 def get_pipeline(lang: str) -> Language:
     """The process-wide pipeline for ``lang`` ("zh" or "en"), built on first use."""
     nlp = _PIPELINES.get(lang)
@@ -263,16 +266,24 @@ def get_pipeline(lang: str) -> Language:
             nlp = _PIPELINES.get(lang)
             if nlp is None:
                 nlp = _build(lang)
+                _RUNNERS[lang] = (nlp.tokenizer, tuple(proc for _name, proc in nlp.pipeline))
                 _PIPELINES[lang] = nlp
     return nlp
 
 
 def run(lang: str, text: str, ctx: Context) -> Doc:
-    """Tokenize ``text`` and run every component of the ``lang`` pipeline over it with ``ctx``."""
-    nlp = get_pipeline(lang)
-    doc = nlp.make_doc(without_surrogates(text))
+    """Tokenize ``text`` and run every component of the ``lang`` pipeline over it with ``ctx``.
+
+    What ``nlp(text)`` does, minus its per-call bookkeeping (the tokenizer and components are taken
+    once, when the pipeline is built)."""
+    runner = _RUNNERS.get(lang)
+    if runner is None:
+        get_pipeline(lang)
+        runner = _RUNNERS[lang]
+    tokenizer, procs = runner
+    doc = tokenizer(without_surrogates(text))
     ctx.text = text
     doc.user_data[CTX_KEY] = ctx
-    for _name, proc in nlp.pipeline:
+    for proc in procs:
         doc = proc(doc)
     return doc
