@@ -1,7 +1,9 @@
 """Pain points, meetings, samples, contacts and customers.
 
 All rules read the keyword lexicon in ``nlp/lexicon.yaml`` (loaded once) and work on the normalised
-text, which has the same length as the original so spans carry over.
+text, which has the same length as the original so spans carry over. Results are built with
+``model_construct``: the values are our own, of known types, so pydantic's validation is skipped (a
+property test checks every result serialises).
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
         if end - start < 2:
             continue
         found.append(
-            PainPointMention(
+            PainPointMention.model_construct(
                 text=text[start:end],
                 span=(start, end),
                 category=lex.names[best[3]],  # type: ignore[arg-type]
@@ -304,7 +306,7 @@ def extract_meetings(norm: str, times: list[TimeMention]) -> list[MeetingMention
         if chosen in used:
             continue
         used.add(chosen)
-        out.append(MeetingMention(time=chosen, what=what, status=status))  # type: ignore[arg-type]
+        out.append(MeetingMention.model_construct(time=chosen, what=what, status=status))  # type: ignore[arg-type]
     return out
 
 
@@ -456,7 +458,7 @@ def extract_samples(
         for s, e, model in cands:
             qty, unit = _quantity(norm, s, e, a, b, lex)
             out.append(
-                SampleMention(
+                SampleMention.model_construct(
                     model=model,
                     span=(s, e),
                     quantity=qty,
@@ -567,7 +569,11 @@ def extract_contacts(text: str, norm: str) -> list[ContactMention]:
             and prev in "总"
         ):
             continue
-        out.append(ContactMention(name=text[m.start() : m.end()], title=title, span=(m.start(), m.end())))
+        out.append(
+            ContactMention.model_construct(
+                name=text[m.start() : m.end()], title=title, span=(m.start(), m.end())
+            )
+        )
     for m in en.finditer(norm):
         title = m.group("t")
         generic = not title.isupper() and title.lower() in (
@@ -587,7 +593,7 @@ def extract_contacts(text: str, norm: str) -> list[ContactMention]:
         if nb and nb.group("n").strip() not in ("The", "Our", "Their"):
             name = nb.group("n").strip()
             s = s - (len(norm[max(0, s - 30) : s]) - nb.start())
-        out.append(ContactMention(name=name, title=title, span=(s, e)))
+        out.append(ContactMention.model_construct(name=name, title=title, span=(s, e)))
     out.sort(key=lambda c: c.span)
     return out
 
@@ -624,7 +630,7 @@ def extract_customers(text: str, norm: str, gazetteer: list[GazetteerEntry] | No
             if any(c.span[0] < m.end() and m.start() < c.span[1] for c in out):
                 continue
             out.append(
-                CustomerMention(
+                CustomerMention.model_construct(
                     name=canonical, span=(m.start(), m.end()), alias=None if written == canonical else written
                 )
             )
