@@ -85,7 +85,16 @@ def lexicon() -> dict[str, Any]:
 
 def reload_lexicon() -> None:
     """Forget the lexicon and everything built from it (after the files or the setting changed)."""
-    for fn in (lexicon, _pain_lex, _meeting_lex, _sample_lex, _contact_rx, _catalogue_regex, _catalogue_keys):
+    for fn in (
+        lexicon,
+        _pain_lex,
+        _meeting_lex,
+        _same_time_rx,
+        _sample_lex,
+        _contact_rx,
+        _catalogue_regex,
+        _catalogue_keys,
+    ):
         fn.cache_clear()
     _gazetteer_regex.cache_clear()
 
@@ -233,6 +242,11 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
 
 
 @lru_cache(maxsize=1)
+def _same_time_rx() -> Scanner | None:
+    return _term_regex([str(t) for t in lexicon()["meeting"].get("same_time") or []])
+
+
+@lru_cache(maxsize=1)
 def _meeting_lex() -> tuple[list[tuple[str, Scanner]], Scanner, Scanner]:
     m = lexicon()["meeting"]
     what = []
@@ -264,8 +278,23 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 _MEETING_KINDS = {"point", "range"}
 
 
+def _same_time(times: list[TimeMention], new: int, old: list[int]) -> None:
+    """ "改到下周二同一时间": the new day at the old clock time (replaces ``times[new]`` in place)."""
+    clocked = [i for i in old if times[i].grain in ("hour", "minute")]
+    t = times[new]
+    if not clocked or t.grain != "day" or t.kind != "point":
+        return
+    was = times[clocked[-1]].start.astimezone(t.start.tzinfo)
+    start = t.start.replace(hour=was.hour, minute=was.minute, second=0, microsecond=0)
+    times[new] = t.model_copy(update={"start": start, "grain": times[clocked[-1]].grain})
+
+
 def extract_meetings(norm: str, times: list[TimeMention]) -> list[MeetingMention]:
+    """Meetings: a point or range tied to an appointment word in its sentence; moved meetings point at
+    their new time (which a same-time reference, "改到下周二同一时间", completes with the old clock time),
+    cancelled ones at their old time."""
     what_lex, moved_rx, cancel_rx = _meeting_lex()
+    same_rx = _same_time_rx()
     out: list[MeetingMention] = []
     used: set[int] = set()
     for a, b in _sentences(norm):
@@ -298,6 +327,8 @@ def extract_meetings(norm: str, times: list[TimeMention]) -> list[MeetingMention
             if after:
                 chosen = after[0]
                 status = "moved"
+                if same_rx is not None and same_rx.search(sent):
+                    _same_time(times, chosen, [i for i in idx if times[i].span[0] < a + mv.start()])
         if chosen is None and cn:
             status = "cancelled"
         if chosen is None:

@@ -256,6 +256,11 @@ def _build(lang: str) -> Language:
 
 
 _RUNNERS: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+#: a pipeline's vocabulary grows with every new word it tokenizes (order numbers, names...); past this many
+#: strings the pipeline is rebuilt, so a long-running worker's memory stays bounded
+MAX_VOCAB_STRINGS = 300_000
+_CHECK_EVERY = 5_000
+_calls = 0
 
 
 def get_pipeline(lang: str) -> Language:
@@ -276,6 +281,10 @@ def run(lang: str, text: str, ctx: Context) -> Doc:
 
     What ``nlp(text)`` does, minus its per-call bookkeeping (the tokenizer and components are taken
     once, when the pipeline is built)."""
+    global _calls
+    _calls += 1
+    if _calls % _CHECK_EVERY == 0:
+        _renew_if_grown()
     runner = _RUNNERS.get(lang)
     if runner is None:
         get_pipeline(lang)
@@ -287,3 +296,14 @@ def run(lang: str, text: str, ctx: Context) -> Doc:
     for proc in procs:
         doc = proc(doc)
     return doc
+
+
+def _renew_if_grown() -> None:
+    """Rebuild any pipeline whose vocabulary passed `MAX_VOCAB_STRINGS` (the old one is dropped)."""
+    with _LOCK:
+        for lang, nlp in list(_PIPELINES.items()):
+            if len(nlp.vocab.strings) > MAX_VOCAB_STRINGS:
+                _log.debug("rebuilding the %s pipeline: %d strings", lang, len(nlp.vocab.strings))
+                fresh = _build(lang)
+                _RUNNERS[lang] = (fresh.tokenizer, tuple(proc for _name, proc in fresh.pipeline))
+                _PIPELINES[lang] = fresh

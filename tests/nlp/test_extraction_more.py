@@ -287,3 +287,38 @@ def test_user_lexicon_with_unknown_category_is_refused(
         monkeypatch.delenv("LOOPKEEPER_LEXICON_FILES")
         reset_settings()
         reload_lexicon()
+
+
+def test_pipeline_rebuilt_when_its_vocabulary_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlp import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_VOCAB_STRINGS", 10)
+    monkeypatch.setattr(pipeline, "_CHECK_EVERY", 1)
+    old = pipeline.get_pipeline("zh")
+    first = extract("订单号PO-778812的样品明天下午3点到", MON)
+    new = pipeline.get_pipeline("zh")
+    assert new is not old
+    assert len(new.vocab.strings) < len(old.vocab.strings)
+    monkeypatch.setattr(pipeline, "MAX_VOCAB_STRINGS", 10**9)
+    again = extract("订单号PO-778812的样品明天下午3点到", MON)
+    assert again.model_dump() == first.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("润达下周一下午3点的会改到下周二同一时间", d(2026, 12, 1, 15)),
+        ("明天下午3点半的拜访改到后天，时间不变", d(2026, 11, 25, 15, 30)),
+        ("The Friday 3pm call moved to next Tuesday, same time", d(2026, 12, 1, 15)),
+    ],
+)
+def test_moved_meeting_same_time(text: str, start: datetime) -> None:
+    ex = extract(text, MON)
+    assert [(m.status) for m in ex.meetings] == ["moved"]
+    assert ex.times[ex.meetings[0].time].start == start
+
+
+def test_moved_meeting_without_same_time_keeps_the_day() -> None:
+    ex = extract("明天下午3点的拜访改到后天", MON)
+    t = ex.times[ex.meetings[0].time]
+    assert (t.start, t.grain) == (d(2026, 11, 25), "day")
