@@ -197,7 +197,7 @@ def one_core(pin: bool) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--shared", type=Path, default=None)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=1.0, help="minimum length of one timing round")
     ap.add_argument("--pin", action="store_true", help="pin the process to one CPU")
     ap.add_argument("--failures", default=None, help="print our failed cases of this dev set")

@@ -322,3 +322,36 @@ def test_moved_meeting_without_same_time_keeps_the_day() -> None:
     ex = extract("明天下午3点的拜访改到后天", MON)
     t = ex.times[ex.meetings[0].time]
     assert (t.start, t.grain) == (d(2026, 11, 25), "day")
+
+
+@pytest.mark.parametrize(
+    ("now", "due"),
+    [
+        (MON, d(2026, 12, 4)),
+        (SUN_2130, d(2026, 12, 4)),  # Sunday night still belongs to the week of 11-23
+        (SUN_2330, d(2026, 12, 4)),
+        (MON_0010, d(2026, 12, 11)),
+    ],
+)
+def test_sample_due_from_several_send_times(now: datetime, due: datetime) -> None:
+    for text, model, qty in [
+        ("下周五前寄2台XR-200样机", "XR-200", 2),
+        ("We will send 3 units of LK-90 Pro by end of next week", "LK-90 Pro", 3),
+    ]:
+        ex = extract(text, now)
+        s = ex.samples[0]
+        assert (s.model, s.quantity, s.committed) == (model, qty, True)
+        assert s.due is not None
+        t = ex.times[s.due]
+        assert (t.kind, t.start) == ("deadline", due)
+
+
+@pytest.mark.parametrize("now", [MON, SUN_2130, SUN_2330, MON_0010])
+def test_pains_and_contacts_do_not_depend_on_send_time(now: datetime) -> None:
+    ex = extract("王总说账期太短，月底前要回复；李经理觉得价格倒不是问题", now)
+    assert [(p.text, p.category, p.negated) for p in ex.pain_points] == [
+        ("账期太短", "payment", False),
+        ("价格倒不是问题", "price", True),
+    ]
+    assert [c.name for c in ex.contacts] == ["王总", "李经理"]
+    assert ex.times[0].start == d(2026, 11, 30)  # end of November: 月底前
