@@ -23,7 +23,7 @@ from spacy.util import DummyTokenizer
 from spacy.vocab import Vocab
 
 from nlp import extractors
-from nlp.normalize import normalize, without_surrogates
+from nlp.normalize import mask_long_numbers, normalize, without_surrogates
 from nlp.timex import extract_times
 from nlp.types import (
     CatalogueEntry,
@@ -97,7 +97,7 @@ def _ctx(doc: Doc) -> Context:
     if not ctx.text:
         ctx.text = doc.text
     if not ctx.norm:
-        ctx.norm = normalize(ctx.text)
+        ctx.norm = mask_long_numbers(normalize(ctx.text))
     return ctx
 
 
@@ -162,7 +162,7 @@ def create_chinese_tokenizer(segmenter: str = "rjieba") -> Any:
 def make_normalize(nlp: Language, name: str):  # noqa: ANN201 - spaCy component
     def normalize_component(doc: Doc) -> Doc:
         ctx = _ctx(doc)
-        ctx.norm = normalize(ctx.text)
+        ctx.norm = mask_long_numbers(normalize(ctx.text))
         return doc
 
     return normalize_component

@@ -324,21 +324,16 @@ class Scanner:
         if self.starts is None:
             yield from self.pattern.finditer(text, pos, end)
             return
-        find = self.starts.search
         subs = self._subs
-        while pos < end:
-            s = find(text, pos, end)
-            if s is None:
-                return
+        for s in self.starts.finditer(text, pos, end):  # every position a match can start at
             p = s.start()
+            if p < pos:
+                continue  # inside the previous match
             ch = text[p]
-            sub = subs.get(ch) or self._sub(ch)
-            m = sub.match(text, p, end)
-            if m is None:
-                pos = p + 1
-                continue
-            yield m
-            pos = m.end() if m.end() > p else p + 1
+            m = (subs.get(ch) or self._sub(ch)).match(text, p, end)
+            if m is not None:
+                yield m
+                pos = m.end() if m.end() > p else p + 1
 
     def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         return next(self.finditer(text, pos, endpos), None)
