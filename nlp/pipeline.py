@@ -10,6 +10,7 @@ and friends read them from there (getter extensions), so a component pays for on
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -151,6 +152,43 @@ class ChineseTokenizer(DummyTokenizer):
 def create_chinese_tokenizer(segmenter: str = "rjieba") -> Any:
     def make(nlp: Language) -> ChineseTokenizer:
         return ChineseTokenizer(nlp.vocab, segmenter)
+
+    return make
+
+
+class GuardedTokenizer(DummyTokenizer):
+    """spaCy's rule-based tokenizer, except for text with a very long run without spaces.
+
+    The rule-based tokenizer splits prefixes and suffixes off a run one at a time, which takes time
+    quadratic in the run's length (6,000 full stops: seconds). Such text — never a real chat message —
+    is split linearly instead: words, numbers and single other characters."""
+
+    LONG_RUN = re.compile(r"\S{200,}")
+    PIECES = re.compile(r"\w+|\s+|[^\w\s]")
+
+    def __init__(self, vocab: Vocab, inner: Any) -> None:
+        self.vocab = vocab
+        self.inner = inner
+
+    def __call__(self, text: str) -> Doc:
+        if self.LONG_RUN.search(text) is None:
+            return self.inner(text)
+        words: list[str] = []
+        spaces: list[bool] = []
+        for w in self.PIECES.findall(text):
+            if w == " " and spaces and not spaces[-1]:
+                spaces[-1] = True
+                continue
+            words.append(w)
+            spaces.append(False)
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+
+@spacy.registry.tokenizers("loopkeeper.GuardedTokenizer.v1")
+def create_guarded_tokenizer() -> Any:
+    def make(nlp: Language) -> GuardedTokenizer:
+        inner = spacy.registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
+        return GuardedTokenizer(nlp.vocab, inner)
 
     return make
 

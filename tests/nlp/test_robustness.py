@@ -93,6 +93,8 @@ def test_100_kb_inputs() -> None:
         "9" * 16 + " ",
         "9.",
         "二〇二六年",
+        "。",  # one long run without spaces: spaCy's rule-based tokenizer is quadratic on it
+        ":.",
     ):
         text = (unit * (100_000 // len(unit) + 1))[:100_000]
         ex = extract(text, now, gazetteer=GAZ, catalogue=CAT)
@@ -151,3 +153,12 @@ def test_long_numbers_are_masked_not_shifted() -> None:
     ex = extract("订单号1234567890123456789的样品明天下午3点寄出", NOWS[0])
     assert [t.text for t in ex.times] == ["明天下午3点"]
     assert ex.samples == []
+
+
+def test_english_tokenizer_guard_keeps_the_text() -> None:
+    from nlp.pipeline import get_pipeline
+
+    en = get_pipeline("en")
+    for text in ["call tomorrow 10am", "。" * 300 + " ok  then", "x" * 250 + ", fine"]:
+        assert en.tokenizer(text).text == text
+    assert [t.text for t in en.tokenizer("call tomorrow 10am.")] == ["call", "tomorrow", "10", "am", "."]
