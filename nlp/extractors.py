@@ -188,16 +188,20 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
     term_hits = [(m.start(), m.end(), m.group(0).lower()) for m in lex.terms.finditer(norm)]
     if not term_hits:
         return []
-    cues = _spans(lex.cue, norm)
     negs = _spans(lex.neg, norm)
-    reports = _spans(lex.report, norm)
+    cues: list[tuple[int, int]] | None = None  # scanned only when a clause has a topic word
+    reports: list[tuple[int, int]] | None = None  # scanned only when a clause has a pain
     found: list[PainPointMention] = []
     for a, b in _clauses(norm):
         hits = [h for h in term_hits if a <= h[0] < b]
         if not hits or len(norm[a:b].strip()) < 2:
             continue
-        has_cue = any(a <= s < b for s, _ in cues)
         neg = any(a <= s < b for s, _ in negs)
+        has_cue = False
+        if not neg and any(not strong for _, _, t in hits for _, strong in lex.term_cats.get(t, [])):
+            if cues is None:
+                cues = _spans(lex.cue, norm)
+            has_cue = any(a <= s < b for s, _ in cues)
         # best: (score, keyword length, -category order, category order, position)
         best: tuple[int, int, int, int, int] | None = None
         for s, e, term in hits:
@@ -214,6 +218,8 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
             continue
         start = a
         # drop the reporter ("王总说", "Ningbo Haisheng says") when the pain comes after it
+        if reports is None:
+            reports = _spans(lex.report, norm)
         rep = [rend for rs, rend in reports if a <= rs and rend <= best[4]]
         if rep:
             start = rep[0]

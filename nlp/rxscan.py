@@ -336,7 +336,24 @@ class Scanner:
                 pos = m.end() if m.end() > p else p + 1
 
     def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
-        return next(self.finditer(text, pos, endpos), None)
+        """The leftmost match, as ``pattern.search``."""
+        end = len(text) if endpos is None else min(endpos, len(text))
+        pos = max(pos, 0)
+        if self.starts is None:
+            return self.pattern.search(text, pos, end)
+        find = self.starts.search
+        subs = self._subs
+        while pos < end:
+            s = find(text, pos, end)
+            if s is None:
+                return None
+            p = s.start()
+            ch = text[p]
+            m = (subs.get(ch) or self._sub(ch)).match(text, p, end)
+            if m is not None:
+                return m
+            pos = p + 1
+        return None
 
     def findall_spans(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in self.finditer(text)]

@@ -116,3 +116,5 @@ def test_positions_and_endpos() -> None:
     for pos, endpos in [(0, None), (1, None), (1, 3), (-5, 2), (10, None)]:
         want = [m.span() for m in rx.finditer("abAB", pos, 4 if endpos is None else endpos)]
         assert [m.span() for m in sc.finditer("abAB", pos, endpos)] == want
+        got = sc.search("abAB", pos, endpos)
+        assert (got.span() if got else None) == (want[0] if want else None)
