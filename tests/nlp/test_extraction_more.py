@@ -355,3 +355,25 @@ def test_pains_and_contacts_do_not_depend_on_send_time(now: datetime) -> None:
     ]
     assert [c.name for c in ex.contacts] == ["王总", "李经理"]
     assert ex.times[0].start == d(2026, 11, 30)  # end of November: 月底前
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("他们觉得报价太高了", "price"),
+        ("Payment terms of 30 days are too short", "payment"),
+        ("Stock runs out every week", "inventory"),
+        ("上批货运输途中破损了十几箱", "delivery"),
+        ("Three units are defective", "quality"),
+        ("Support takes days to respond", "service"),
+        ("陈列位置不好，顾客看不到", "display"),
+        ("A competitor offered them 10% off", "competition"),
+        ("The ERP integration is a nightmare", "integration"),
+        ("合同审批流程太长", "compliance"),
+        ("新来的采购不熟悉产品", "staffing"),
+        ("Their buyer left the company", "staffing"),
+    ],
+)
+def test_pain_categories(text: str, category: str) -> None:
+    ex = extract(text, MON)
+    assert [(p.category, p.negated) for p in ex.pain_points] == [(category, False)]
