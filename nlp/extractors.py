@@ -584,10 +584,17 @@ def _contact_rx() -> tuple[re.Pattern[str], Scanner, dict[str, list[str]]]:
     return zh, en, blockers
 
 
-_EN_NAME_BEFORE = re.compile(r"(?P<n>(?:[A-Z][a-z]+\s){1,2})(?:,\s*(?:the|our|their)\s+|\(\s*)?$")
+_EN_NAME_BEFORE = re.compile(
+    r"(?<![A-Za-z])(?P<n>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)(?:\s+|,\s*(?:the|our|their)\s+|\s*\(\s*)$"
+)
 
 
-def extract_contacts(text: str, norm: str) -> list[ContactMention]:
+def extract_contacts(
+    text: str, norm: str, gazetteer: list[GazetteerEntry] | None = None
+) -> list[ContactMention]:
+    """ "王总", "李经理", "陈采购", "CFO", "Tom Li, the procurement lead". A capitalised word before an
+    English title is taken as the person's name unless it is a customer of the gazetteer ("Qiming CFO")."""
+    companies = {a.strip().lower() for g in gazetteer or [] for a in (g.name, *g.aliases)}
     zh, en, blockers = _contact_rx()
     out: list[ContactMention] = []
     for m in zh.finditer(norm):
@@ -627,7 +634,13 @@ def extract_contacts(text: str, norm: str) -> list[ContactMention]:
         s, e = m.start(), m.end()
         name = text[s:e]
         nb = _EN_NAME_BEFORE.search(norm[max(0, s - 30) : s])
-        if nb and nb.group("n").strip() not in ("The", "Our", "Their"):
+        if (
+            nb
+            and nb.group("n").strip() not in ("The", "Our", "Their")
+            and not (
+                nb.group("n").strip().lower() in companies or nb.group("n").split()[-1].lower() in companies
+            )
+        ):
             name = nb.group("n").strip()
             s = s - (len(norm[max(0, s - 30) : s]) - nb.start())
         out.append(ContactMention.model_construct(name=name, title=title, span=(s, e)))

@@ -261,7 +261,7 @@ def make_pain_points(nlp: Language, name: str):  # noqa: ANN201
 def make_contacts(nlp: Language, name: str):  # noqa: ANN201
     def contacts_component(doc: Doc) -> Doc:
         ctx = _ctx(doc)
-        ctx.contacts = extractors.extract_contacts(ctx.text, ctx.norm)
+        ctx.contacts = extractors.extract_contacts(ctx.text, ctx.norm, ctx.gazetteer)
         return doc
 
     return contacts_component

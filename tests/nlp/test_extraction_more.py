@@ -377,3 +377,12 @@ def test_pains_and_contacts_do_not_depend_on_send_time(now: datetime) -> None:
 def test_pain_categories(text: str, category: str) -> None:
     ex = extract(text, MON)
     assert [(p.category, p.negated) for p in ex.pain_points] == [(category, False)]
+
+
+def test_english_contact_names_are_not_customers() -> None:
+    gaz = [GazetteerEntry(name="杭州百润商贸", aliases=["Bairun"])]
+    ex = extract("Call tomorrow 10am with Bairun CFO about payment terms", MON, gazetteer=gaz)
+    assert [(c.name, c.title) for c in ex.contacts] == [("CFO", "CFO")]
+    assert [c.name for c in ex.customers] == ["杭州百润商贸"]
+    ex = extract("Call tomorrow 10am with Tom Li, the procurement lead", MON, gazetteer=gaz)
+    assert [(c.name, c.title) for c in ex.contacts] == [("Tom Li", "procurement lead")]
