@@ -347,17 +347,30 @@ def extract(
                     continue
                 try:
                     obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError('a line is an object {"id", "text", "now"?, "tz"?}')
                     result = one(obj.get("id"), obj["text"], obj.get("now") or now_s, obj.get("tz"))
                 except (KeyError, ValueError) as exc:
                     raise click.ClickException(f"line {n}: {exc}") from exc
-                click.echo(json.dumps(result, ensure_ascii=False))
+                click.echo(_json_line(result))
         return
     if text is None:
         raise click.UsageError("give TEXT or --jsonl FILE")
     try:
-        click.echo(json.dumps(one(None, text, now_s, None), ensure_ascii=False))
+        click.echo(_json_line(one(None, text, now_s, None)))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _json_line(obj: Any) -> str:
+    """One JSON line, readable Chinese; \\u escapes only when something (an echoed id with a lone
+    surrogate) cannot be written as UTF-8."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj)
+    return line
 
 
 # --- processes ------------------------------------------------------------------------------------

@@ -124,3 +124,22 @@ def test_jsonl_from_stdin_and_bad_line() -> None:
 def test_text_or_jsonl_required() -> None:
     res = CliRunner().invoke(main, ["extract"])
     assert res.exit_code != 0
+
+
+def test_jsonl_odd_lines() -> None:
+    # a lone surrogate (escaped in the JSON input) in the id and the text: still valid JSON out
+    code, out = run(
+        "extract",
+        "--jsonl",
+        "-",
+        "--now",
+        "2026-11-23T09:00:00+08:00",
+        stdin='{"id": "\\ud800x", "text": "明天\\udfff"}\n',
+    )
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["id"] == "\ud800x"
+    assert data["text"] == "明天\ufffd"
+    res = CliRunner().invoke(main, ["extract", "--jsonl", "-"], input="[1, 2]\n")
+    assert res.exit_code != 0
+    assert "line 1" in res.output
