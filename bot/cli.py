@@ -364,11 +364,17 @@ def extract(
             now = datetime.fromisoformat(n)
             if now.tzinfo is None:
                 now = now.replace(tzinfo=parse_tz(zone or settings.timezone))
+            elif zone and parse_tz(zone).utcoffset(now) != now.utcoffset():
+                zone = None  # DESIGN §7: an offset in `now` wins over a zone that disagrees with it
         else:
             now = datetime.now(parse_tz(zone or settings.timezone))
-        ex = nlp.extract(t, now=now, tz=zone, gazetteer=gaz)
+        if not isinstance(t, str):
+            raise ValueError("text must be a string")
+        ex = nlp.extract(t, now=now, tz=zone or (None if n else settings.timezone), gazetteer=gaz)
         out: dict[str, Any] = {"id": item_id} if item_id is not None else {}
         out.update(ex.model_dump(mode="json"))
+        if gaz is None:
+            del out["customers"]  # DESIGN §7: `customers` appears when a gazetteer is given
         return out
 
     if jsonl:
@@ -379,17 +385,30 @@ def extract(
                     continue
                 try:
                     obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError('a line is an object {"id", "text", "now"?, "tz"?}')
                     result = one(obj.get("id"), obj["text"], obj.get("now") or now_s, obj.get("tz"))
                 except (KeyError, ValueError) as exc:
                     raise click.ClickException(f"line {n}: {exc}") from exc
-                click.echo(json.dumps(result, ensure_ascii=False))
+                click.echo(_json_line(result))
         return
     if text is None:
         raise click.UsageError("give TEXT or --jsonl FILE")
     try:
-        click.echo(json.dumps(one(None, text, now_s, None), ensure_ascii=False))
+        click.echo(_json_line(one(None, text, now_s, None)))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _json_line(obj: Any) -> str:
+    """One JSON line, readable Chinese; \\u escapes only when something (an echoed id with a lone
+    surrogate) cannot be written as UTF-8."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj)
+    return line
 
 
 # --- processes ------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Accuracy floors on the shared time dev sets (shared/data/time/*.jsonl).
 
-Floors sit a little under the figures measured with bench/bench_extract.py so that regressions fail
+Floors sit a little under the figures measured with bench/extract.py so that regressions fail
 while small trade-offs do not. Skipped when the shared folder is absent."""
 
 from __future__ import annotations
