@@ -451,6 +451,7 @@ def _master() -> re.Pattern[str]:
         return re.compile(body, re.IGNORECASE)
     return re.compile(f"(?=[{''.join(cl for cl in classes if cl)}])(?:{body})", re.IGNORECASE)
 
+
 _MASTER = re.compile("|".join(f"(?P<A_{name}>{pat})" for name, pat in _ATOMS), re.IGNORECASE)
 # speed only (branch: nlp-perf): the same matches as _MASTER.finditer, trying only the atoms that can
 # start with the character at hand (see nlp/rxscan.py)
