@@ -26,6 +26,37 @@ def require_token(authorization: str | None = Header(default=None)) -> None:
         raise HTTPException(status_code=401, detail="bad or missing bearer token")
 
 
+MEMBER_HEADER = "X-Loopkeeper-As"
+
+
+def api_member(
+    x_loopkeeper_as: str | None = Header(default=None, alias=MEMBER_HEADER),
+) -> int:
+    """Whose scope a REST request reads with. The bearer token (LOOPKEEPER_API_TOKEN) authenticates the
+    calling system; the `X-Loopkeeper-As` header names the member (name, email or platform user id) the
+    answer is scoped for, exactly as `loopkeeper ask --as` does; HTTP headers are ASCII, so a Chinese
+    name is sent percent-encoded (UTF-8). Missing → 400, unknown → 403."""
+    from urllib.parse import unquote
+
+    from core.queries import find_member
+
+    if not x_loopkeeper_as:
+        raise HTTPException(
+            status_code=400, detail=f"{MEMBER_HEADER} header (member name, email or id) required"
+        )
+    with session_scope() as session:
+        member = find_member(session, unquote(x_loopkeeper_as))
+        if member is None or member.id is None:
+            raise HTTPException(status_code=403, detail="no active member by that name, email or id")
+        return member.id
+
+
+def _member(session: Any, member_id: int) -> Any:
+    from core.models import Member
+
+    return session.get(Member, member_id)
+
+
 class LeadIn(BaseModel):
     """Lead intake (`POST /api/leads`): where it came from, the company, who to contact, what they asked."""
 
@@ -67,26 +98,51 @@ def create_app(handler: InboundHandler | None = None) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "platforms": settings.enabled_platforms()}
 
+    # REST reads are scoped like every command (core.scope): see `api_member`
     @app.get("/api/customers", dependencies=[Depends(require_token)])
-    def api_customers() -> list[dict[str, Any]]:
+    def api_customers(member_id: int = Depends(api_member)) -> list[dict[str, Any]]:
         from core.views import customers_json
 
         with session_scope() as session:
-            return customers_json(session)
+            return customers_json(session, member=_member(session, member_id))
+
+    @app.get("/api/customers/{name}", dependencies=[Depends(require_token)])
+    def api_customer(name: str, member_id: int = Depends(api_member)) -> dict[str, Any]:
+        from core.actions import ActionError
+        from core.queries import customer_for
+        from core.scope import NotAllowed
+        from core.views import customer_json
+
+        with session_scope() as session:
+            try:
+                c = customer_for(session, _member(session, member_id), name)
+            except NotAllowed as exc:
+                raise HTTPException(status_code=403, detail=str(exc)) from exc
+            except ActionError as exc:
+                raise HTTPException(status_code=404, detail=str(exc)) from exc
+            return customer_json(session, c)
 
     @app.get("/api/todos", dependencies=[Depends(require_token)])
-    def api_todos(status: str | None = None) -> list[dict[str, Any]]:
+    def api_todos(status: str | None = None, member_id: int = Depends(api_member)) -> list[dict[str, Any]]:
         from core.views import todos_json
 
         with session_scope() as session:
-            return todos_json(session, status=status)
+            return todos_json(session, status=status, member=_member(session, member_id))
 
     @app.get("/api/alerts", dependencies=[Depends(require_token)])
-    def api_alerts(state: str | None = None) -> list[dict[str, Any]]:
+    def api_alerts(state: str | None = None, member_id: int = Depends(api_member)) -> list[dict[str, Any]]:
         from core.views import alerts_json
 
         with session_scope() as session:
-            return alerts_json(session, state=state)
+            return alerts_json(session, state=state, member=_member(session, member_id))
+
+    @app.post("/api/ask", dependencies=[Depends(require_token)])
+    def api_ask(body: dict[str, str], member_id: int = Depends(api_member)) -> dict[str, Any]:
+        """Run a bot command as the member (`{"text": "漏斗 all"}`) and return the neutral Reply."""
+        from bot.handler import BotHandler
+
+        text = body.get("text") or ""
+        return BotHandler(enqueue=None).ask(member_id, text, platform="api").model_dump(mode="json")
 
     @app.post("/api/leads", dependencies=[Depends(require_token)], status_code=201)
     def api_leads(lead: LeadIn) -> dict[str, Any]:

@@ -263,6 +263,38 @@ def scan(now_s: str | None) -> None:
 
 
 @main.command()
+@click.argument("text")
+@click.option("--as", "who", required=True, help="member name, email or platform user id")
+@click.option("--now", "now_s", default=None, help="ISO 8601 with offset (default: now)")
+@click.option("--json", "as_json", is_flag=True, help="print the Reply as JSON")
+def ask(text: str, who: str, now_s: str | None, as_json: bool) -> None:
+    """Run a bot command as MEMBER, with that member's scope (e.g. `ask "漏斗 all" --as 方琳`)."""
+    from bot.handler import BotHandler
+    from core.db import session_scope
+    from core.queries import find_member
+    from core.timeutil import parse_iso, utcnow
+
+    try:
+        now = parse_iso(now_s, "--now") if now_s else utcnow()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    with session_scope() as session:
+        member = find_member(session, who)
+        member_id = member.id if member is not None else None
+    if member_id is None:
+        raise click.ClickException(f"no active member named {who!r} (name, email or platform user id)")
+    reply = BotHandler(enqueue=None, clock=lambda: now).ask(member_id, text)
+    if as_json:
+        _echo_json(reply.model_dump(mode="json"))
+        return
+    click.echo(f"# {reply.title}")
+    if reply.body:
+        click.echo(reply.body)
+    for a in reply.actions:
+        click.echo(f"[{a.label}] ({a.value})")
+
+
+@main.command()
 def sweep() -> None:
     """Re-enqueue inbox rows whose task was lost (what beat runs every 15 s)."""
     from core.tasks import sweep_inbox
@@ -352,11 +384,17 @@ def extract(
             now = datetime.fromisoformat(n)
             if now.tzinfo is None:
                 now = now.replace(tzinfo=parse_tz(zone or settings.timezone))
+            elif zone and parse_tz(zone).utcoffset(now) != now.utcoffset():
+                zone = None  # DESIGN §7: an offset in `now` wins over a zone that disagrees with it
         else:
             now = datetime.now(parse_tz(zone or settings.timezone))
-        ex = nlp.extract(t, now=now, tz=zone, gazetteer=gaz)
+        if not isinstance(t, str):
+            raise ValueError("text must be a string")
+        ex = nlp.extract(t, now=now, tz=zone or (None if n else settings.timezone), gazetteer=gaz)
         out: dict[str, Any] = {"id": item_id} if item_id is not None else {}
         out.update(ex.model_dump(mode="json"))
+        if gaz is None:
+            del out["customers"]  # DESIGN §7: `customers` appears when a gazetteer is given
         return out
 
     if jsonl:
@@ -367,17 +405,30 @@ def extract(
                     continue
                 try:
                     obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError('a line is an object {"id", "text", "now"?, "tz"?}')
                     result = one(obj.get("id"), obj["text"], obj.get("now") or now_s, obj.get("tz"))
                 except (KeyError, ValueError) as exc:
                     raise click.ClickException(f"line {n}: {exc}") from exc
-                click.echo(json.dumps(result, ensure_ascii=False))
+                click.echo(_json_line(result))
         return
     if text is None:
         raise click.UsageError("give TEXT or --jsonl FILE")
     try:
-        click.echo(json.dumps(one(None, text, now_s, None), ensure_ascii=False))
+        click.echo(_json_line(one(None, text, now_s, None)))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _json_line(obj: Any) -> str:
+    """One JSON line, readable Chinese; \\u escapes only when something (an echoed id with a lone
+    surrogate) cannot be written as UTF-8."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj)
+    return line
 
 
 # --- processes ------------------------------------------------------------------------------------

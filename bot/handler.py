@@ -8,13 +8,16 @@ workers; nothing slow runs here, so adapters can acknowledge their platform righ
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.commands import Context, dispatch, help_reply, load_builtin, parse
+from bot.commands import NOT_DONE, Context, dispatch, help_reply, load_builtin, parse, refusal
+from bot.commands.registry import is_glued, strip_mentions
 from core import actions, expenses
 from core.db import session_scope
 from core.inbox import Accepted, accept, member_for, store
@@ -40,6 +43,18 @@ NOT_A_MEMBER = Reply(
     ),
     private=True,
 )
+
+
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:收到|收到了|收到啦|好的|好|好嘞|嗯|嗯嗯|ok|okay|k|谢谢|多谢|thanks|thank you|thx|知道了|明白|了解|"
+    r"👍|🙏|👌|✅)(?:[\s,，.。!！~～]*(?:收到|好的|谢谢|thanks|👍|🙏|👌))*[\s,，.。!！~～]*$",
+    re.IGNORECASE,
+)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A bare acknowledgement ("收到", "好的👍", "ok thanks") addressed to the bot: chatter."""
+    return bool(_ACKNOWLEDGEMENT.match(strip_mentions(text)))
 
 
 def _default_enqueue(inbox_id: int) -> None:
@@ -76,7 +91,16 @@ class BotHandler:
             parsed = parse(msg.text)
             if parsed is not None:
                 cmd, args = parsed
-                return self._run(msg.platform, msg.sender.platform_user_id, msg.conversation, cmd, args, msg)
+                reply = self._run(msg.platform, msg.sender.platform_user_id, msg.conversation, cmd, args, msg)
+                capturable = msg.quoted_text or msg.intent == "capture" or msg.conversation.kind == "direct"
+                if reply.title.startswith(NOT_DONE) and capturable and is_glued(msg.text):
+                    # "客户说账期太短" pasted to the bot is a sentence to capture, not `客户 说账期太短`
+                    return self._capture(msg)
+                return reply
+            if msg.intent != "capture" and is_acknowledgement(msg.text):
+                # "收到" / "好的" said to the bot (often a quote-reply to its own alert): no command, no
+                # capture of the quoted bot message, no reply
+                return None
             if msg.quoted_text or msg.intent == "capture" or msg.conversation.kind == "direct":
                 return self._capture(msg)
             return help_reply()
@@ -88,13 +112,34 @@ class BotHandler:
 
     def on_command(self, inv: CommandInvocation) -> Reply:
         parsed = parse(" ".join([inv.name, *inv.args]))
+        text = " ".join([inv.name, *inv.args])
         if parsed is None:
             parsed = parse(" ".join(inv.args))
+            text = " ".join(inv.args)
         if parsed is None:
             return help_reply()
         cmd, args = parsed
-        reply = self._run(inv.platform, inv.sender.platform_user_id, inv.conversation, cmd, args, None)
-        return reply or help_reply()
+        # the command's text as a message addressed to the bot, so `/lk 记一下 甲乙 PASTED TEXT` captures the
+        # pasted text exactly like "@bot 记一下 甲乙 PASTED TEXT"
+        now = self.clock()
+        trigger = (inv.raw or {}).get("trigger_id") if isinstance(inv.raw, dict) else None
+        key = (
+            trigger
+            or hashlib.sha256(
+                f"{inv.conversation.id}|{inv.sender.platform_user_id}|{text}|{now.isoformat()}".encode()
+            ).hexdigest()[:32]
+        )
+        message = ChatMessage(
+            platform=inv.platform,
+            message_id=f"cmd:{key}",
+            conversation=inv.conversation,
+            sender=inv.sender,
+            text=text,
+            sent_at=now,
+            addressed=True,
+            reply_handle=inv.reply_handle,
+        )
+        return self._run(inv.platform, inv.sender.platform_user_id, inv.conversation, cmd, args, message)
 
     def on_action(self, action: ActionInvocation) -> Reply | None:
         kind, _, rest = action.value.partition(":")
@@ -122,18 +167,33 @@ class BotHandler:
                     session.commit()
                     self._enqueue(inbox_id)
                     return Reply(title=f"好的，记到 {verb}", private=True)
-                if kind == "policy" and verb == "ack":
-                    from core.policies import ack_policy
-
-                    ack_policy(session, member, ref, now)
-                    return Reply(title=f"P{ref} 已阅 Acknowledged", private=True)
                 if kind == "claim":
                     return self._claim_action(session, member, ref, verb, now)
-                if kind == "capture" and verb == "undo":
+                if kind == "capture" and verb in ("undo", ""):  # "capture:7" as well as "capture:7:undo"
                     c = actions.undo_capture(session, member, ref, now)
                     return Reply(title=f"C{c.id} 已撤销 Undone", private=True)
-            except (actions.ActionError, NotAllowed, expenses.ClaimError) as exc:
-                return Reply(title="未完成 Not done", body=str(exc), private=True)
+                if kind == "policy" and verb == "ack":
+                    ctx = Context(
+                        session=session,
+                        member=member,
+                        platform=action.platform,
+                        conversation=action.conversation or ConversationRef(id="", kind="direct"),
+                        now=now,
+                    )
+                    cmd, args = parse(f"policy ack {ref}") or (None, [])
+                    if cmd is not None:
+                        return dispatch(ctx, cmd, args)
+            except NotAllowed as exc:
+                return refusal(str(exc))
+            except (actions.ActionError, expenses.ClaimError) as exc:
+                return Reply(title=NOT_DONE, body=str(exc), private=True)
+        # a button whose value is a command ("overdue" on the morning digest): run it for the presser
+        parsed = parse(action.value)
+        if parsed is not None:
+            conv = action.conversation or ConversationRef(id=f"{action.platform}:direct", kind="direct")
+            return self._run(
+                action.platform, action.sender.platform_user_id, conv, parsed[0], parsed[1], None
+            )
         log.info("unknown action value", extra={"platform": action.platform, "kind": kind, "verb": verb})
         return None
 
@@ -219,6 +279,26 @@ class BotHandler:
         for inbox_id in stored:
             self._enqueue(inbox_id)
         return reply
+
+    def ask(self, member_id: int, text: str, *, platform: str = "cli") -> Reply:
+        """Run command TEXT as a member known by id (the CLI's `ask --as`, tests): same parse, same
+        dispatch, same scope as on a platform."""
+        parsed = parse(text)
+        if parsed is None:
+            return help_reply()
+        cmd, args = parsed
+        with session_scope() as session:
+            member = session.get(Member, member_id)
+            if member is None or not member.active:
+                return NOT_A_MEMBER
+            ctx = Context(
+                session=session,
+                member=member,
+                platform=platform,
+                conversation=ConversationRef(id=f"{platform}:{member_id}", kind="direct"),
+                now=self.clock(),
+            )
+            return dispatch(ctx, cmd, args)
 
     def _enqueue(self, inbox_id: int) -> None:
         if self.enqueue is None:

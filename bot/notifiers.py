@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from core.messages import OutboundMessage
-from core.notices import Notifier
+from core.notices import Destination, Notifier
 
 log = logging.getLogger("loopkeeper.notify")
 
@@ -26,6 +26,44 @@ class LoggingNotifier:
         self.sent.append((user_id, message.title))
 
 
+# Platform limits (../shared/docs/platforms.md §4), with a safety margin where going over is punished:
+# Slack chat.postMessage ~1/s per channel; DingTalk robots 20/min (then a 10-minute throttle); WeCom app
+# messages 30/min per member (excess silently dropped), WeCom group robots 20/min.
+DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
+    "slack": (1, 1.0),
+    "dingtalk": (18, 60.0),
+    "wecom": (28, 60.0),
+}
+UNLIMITED = (1000, 1.0)  # the logging notifier and unknown platforms
+
+
+def destination(notifier: Notifier, user_id: str) -> Destination:
+    """Where a send to ``user_id`` is paced, as the notifier declares it:
+
+    1. ``destination(user_id) -> Destination(key, limit, per_seconds)`` (the documented form), or
+    2. ``destination_key(user_id) -> str`` with the limit in ``rate_limit = (limit, per_seconds)`` or in
+       ``rate_limits = {kind: (limit, per_seconds)}`` keyed by the key's middle segment
+       (``wecom:member:u1`` → ``member``), else the platform default;
+    3. nothing: ``platform:user_id`` with the platform default (``DEFAULT_LIMITS``)."""
+    declared = getattr(notifier, "destination", None)
+    if callable(declared):
+        dest = declared(user_id)
+        return dest if isinstance(dest, Destination) else Destination(*dest)
+    limit, per = DEFAULT_LIMITS.get(notifier.platform, UNLIMITED)
+    key_fn = getattr(notifier, "destination_key", None)
+    if not callable(key_fn):
+        return Destination(f"{notifier.platform}:{user_id}", limit, per)
+    key = str(key_fn(user_id))
+    single = getattr(notifier, "rate_limit", None)
+    by_kind = getattr(notifier, "rate_limits", None)
+    parts = key.split(":")
+    if isinstance(single, tuple) and len(single) == 2:
+        limit, per = single
+    elif isinstance(by_kind, dict) and len(parts) > 2 and parts[1] in by_kind:
+        limit, per = by_kind[parts[1]]
+    return Destination(key, int(limit), float(per))
+
+
 _registry: dict[str, Notifier] = {}
 _fallback = LoggingNotifier()
 #: team alert channels (LOOPKEEPER_ALERT_CHANNELS) per platform, e.g. DingTalk custom group robots
@@ -34,7 +72,18 @@ _configured = False
 
 
 def register(notifier: Notifier) -> None:
+    """Make ``notifier`` deliver every notice of its platform (the composition root calls this when the
+    platform is configured)."""
     _registry[notifier.platform] = notifier
+
+
+def unregister(platform: str) -> None:
+    _registry.pop(platform, None)
+
+
+def is_connected(platform: str | None) -> bool:
+    """A notifier (not the logging fallback) serves the platform."""
+    return platform is not None and notifier_for(platform) is not _fallback
 
 
 def register_channel(notifier: Notifier) -> None:

@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     rules_file: Path = PROJECT_ROOT / "config" / "rules.yaml"
     approvals_file: Path | None = None
+    #: extra extraction vocabulary (YAML files shaped like nlp/lexicon.yaml) merged over the packaged one
+    lexicon_files: list[Path] = Field(default_factory=list)
     #: SQLite busy timeout: below the platforms' ack budgets (Slack 3 s)
     sqlite_busy_timeout_ms: int = 2500
     #: how long a worker may hold an inbox row / conversation before the sweeper takes it back

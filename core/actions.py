@@ -158,8 +158,10 @@ def undo_capture(session: Session, member: Member, capture_ref: str | None, now:
         ).first()
     if capture is None:
         raise ActionError("没有可以撤销的记录")
-    if capture.member_id != member.id and member.role not in ("manager", "director", "admin"):
-        raise NotAllowed("只能撤销自己的记录")
+    if capture.member_id != member.id and (
+        member.role == "rep" or not _may_act_for(session, member, capture.member_id)
+    ):
+        raise NotAllowed("只能撤销自己（或下属）的记录 (only your own or your team's captures)")
     if capture.undone_at is not None:
         raise ActionError(f"C{capture.id} 已经撤销过了")
     cid = capture.id

@@ -364,6 +364,15 @@ class Notice(SQLModel, table=True):
     alert_id: int | None = Field(default=None, foreign_key="alert.id")
 
 
+class DeliveryRate(SQLModel, table=True):
+    """Per-destination send pacing shared by every worker when no Redis is configured (bot/ratelimit.py):
+    ``tat`` is the GCRA "theoretical arrival time" (epoch seconds) of the next allowed send."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    tat: float = 0.0
+
+
 class Question(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     member_id: int | None = Field(default=None, foreign_key="member.id", index=True)

@@ -20,6 +20,7 @@ from core.models import (
     SampleCommitment,
     Todo,
 )
+from core.scope import visible_customer_ids, visible_members
 from core.timeutil import iso, parse_tz
 
 
@@ -144,28 +145,41 @@ def customer_json(session: Session, c: Customer) -> dict[str, Any]:
     }
 
 
-def customers_json(session: Session) -> list[dict[str, Any]]:
+def customers_json(session: Session, *, member: Member | None = None) -> list[dict[str, Any]]:
+    """Every customer, or those ``member`` may see (core.scope)."""
+    ids = visible_customer_ids(session, member) if member is not None else None
+    customers = [c for c in session.exec(select(Customer)).all() if ids is None or (c.id or 0) in ids]
     # sorted in Python: SQLite and PostgreSQL collate Chinese differently
-    return [
-        customer_json(session, c) for c in sorted(session.exec(select(Customer)).all(), key=lambda c: c.name)
-    ]
+    return [customer_json(session, c) for c in sorted(customers, key=lambda c: c.name)]
 
 
-def todos_json(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
+def todos_json(
+    session: Session, *, status: str | None = None, member: Member | None = None
+) -> list[dict[str, Any]]:
+    """Todos, or those owned by someone in ``member``'s scope."""
     tz = _tz()
     q = select(Todo).order_by(col(Todo.due), col(Todo.title), col(Todo.id))
     if status:
         q = q.where(Todo.status == status)
+    owners = visible_members(session, member) if member is not None else None
+    if owners is not None:
+        q = q.where(col(Todo.owner_id).in_(owners))
     members = _names(session)
     customers = {c.id or 0: c.name for c in session.exec(select(Customer)).all()}
     return [todo_json(t, members, customers, tz) for t in sorted(session.exec(q).all(), key=_todo_order)]
 
 
-def alerts_json(session: Session, *, state: str | None = None) -> list[dict[str, Any]]:
+def alerts_json(
+    session: Session, *, state: str | None = None, member: Member | None = None
+) -> list[dict[str, Any]]:
+    """Alerts, or those addressed to someone in ``member``'s scope."""
     tz = _tz()
     q = select(Alert).order_by(col(Alert.due_at), col(Alert.title), col(Alert.id))
     if state:
         q = q.where(Alert.state == state)
+    recipients = visible_members(session, member) if member is not None else None
+    if recipients is not None:
+        q = q.where(col(Alert.recipient_id).in_(recipients))
     members = _names(session)
     customers = {c.id or 0: c.name for c in session.exec(select(Customer)).all()}
     told: dict[int, list[int | None]] = {}

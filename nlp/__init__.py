@@ -2,12 +2,13 @@
 
 ``extract(text, now)`` returns an `Extraction` (DESIGN §7): resolved time mentions, meetings, pain
 points, sample promises, contacts and — given a gazetteer — customers. Built on spaCy (blank ``zh``
-pipeline with jieba segmentation, blank ``en`` pipeline) with rule-based components; see
+pipeline with jieba word segmentation through rjieba, blank ``en`` pipeline) with rule-based components; see
 ``nlp/pipeline.cfg`` and ``nlp/lexicon.yaml``.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from nlp.types import (
@@ -40,16 +41,16 @@ __all__ = [
 ]
 
 
+_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
+_LATIN = re.compile("[A-Za-z]")
+
+
 def detect_language(text: str) -> str:
     """ "zh" when CJK characters make up a fair share of the letters, else "en"."""
-    cjk = latin = 0
-    for ch in text:
-        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
-            cjk += 1
-        elif ch.isascii() and ch.isalpha():
-            latin += 1
+    cjk = len(_CJK.findall(text))
     if cjk == 0:
         return "en"
+    latin = len(_LATIN.findall(text))
     return "zh" if cjk * 3 >= latin * 0.5 else "en"
 
 
@@ -64,7 +65,10 @@ def extract(
 
     ``now`` must be timezone-aware. ``tz`` is an IANA zone ("Asia/Shanghai") or a fixed offset
     ("+08:00"); without it the zone of ``now`` is used. Every datetime in the result is in that zone.
+    Lone surrogates (invalid code points) in ``text`` read as U+FFFD, in the returned ``text`` as
+    well, so the result always serialises; spans are unchanged.
     """
+    from nlp.normalize import without_surrogates
     from nlp.pipeline import Context, run
     from nlp.tzutil import resolve_zone
 
@@ -72,18 +76,20 @@ def extract(
         raise ValueError("now must be a timezone-aware datetime")
     zone, tzname = resolve_zone(now, tz)
     local_now = now.astimezone(zone)
+    text = without_surrogates(text or "")
     lang = detect_language(text)
-    doc = run(lang, text or "", Context(local_now, zone, gazetteer, catalogue))
+    ctx = Context(local_now, zone, gazetteer, catalogue)
+    run(lang, text, ctx)
     return Extraction(
         text=text,
         now=local_now,
         tz=tzname,
-        times=doc._.lk_times or [],
-        meetings=doc._.lk_meetings or [],
-        pain_points=doc._.lk_pain_points or [],
-        samples=doc._.lk_samples or [],
-        contacts=doc._.lk_contacts or [],
-        customers=doc._.lk_customers or [],
+        times=ctx.times,
+        meetings=ctx.meetings,
+        pain_points=ctx.pain_points,
+        samples=ctx.samples,
+        contacts=ctx.contacts,
+        customers=ctx.customers,
         extractor_version=EXTRACTOR_VERSION,
         language=lang,
     )

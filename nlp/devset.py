@@ -44,8 +44,11 @@ def load_cases(path: Path) -> list[dict[str, Any]]:
 
 
 def is_simplified(text: str) -> bool:
-    """True when the text has no traditional / Cantonese characters our normaliser rewrites."""
-    return normalize(text) == text
+    """True when the text has no traditional characters or Cantonese words (those `nlp.normalize` rewrites,
+    plus the traditional characters outside GB2312 that `nlp.timex.fold` maps)."""
+    from nlp.timex import fold
+
+    return normalize(text) == text and fold(text) == text
 
 
 @dataclass

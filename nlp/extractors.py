@@ -1,7 +1,9 @@
 """Pain points, meetings, samples, contacts and customers.
 
 All rules read the keyword lexicon in ``nlp/lexicon.yaml`` (loaded once) and work on the normalised
-text, which has the same length as the original so spans carry over.
+text, which has the same length as the original so spans carry over. Results are built with
+``model_construct``: the values are our own, of known types, so pydantic's validation is skipped (a
+property test checks every result serialises).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 
 from nlp.normalize import cn2num
+from nlp.rxscan import Scanner
 from nlp.types import (
     CatalogueEntry,
     ContactMention,
@@ -29,18 +32,81 @@ from nlp.types import (
 LEXICON_PATH = Path(__file__).with_name("lexicon.yaml")
 
 
+_CONCAT_KEYS = {"surnames"}  # strings of characters: an extra file adds characters
+
+
+def _merge(base: Any, extra: Any, key: str = "") -> Any:
+    """``extra`` laid over ``base``: mappings merge, lists extend (no duplicates), other values replace."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for k, v in extra.items():
+            out[k] = _merge(base[k], v, str(k)) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(extra, list):
+        return base + [x for x in extra if x not in base]
+    if key in _CONCAT_KEYS and isinstance(base, str) and isinstance(extra, str):
+        return base + extra
+    return extra if extra is not None else base
+
+
+def lexicon_files() -> list[Path]:
+    """The packaged lexicon, then the extra files of the ``LOOPKEEPER_LEXICON_FILES`` setting."""
+    from config.settings import get_settings
+
+    return [LEXICON_PATH, *get_settings().lexicon_files]
+
+
+def _validate(lex: dict[str, Any], path: Path) -> None:
+    from typing import get_args
+
+    from nlp.types import MeetingWhat, PainCategory
+
+    bad = set((lex.get("pain") or {}).get("categories") or {}) - set(get_args(PainCategory))
+    if bad:
+        raise ValueError(f"{path}: unknown pain-point categories {sorted(bad)} (see DESIGN §7)")
+    bad = set((lex.get("meeting") or {}).get("what") or {}) - set(get_args(MeetingWhat))
+    if bad:
+        raise ValueError(f"{path}: unknown meeting kinds {sorted(bad)}")
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Any]:
-    with LEXICON_PATH.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """The keyword lexicon: ``nlp/lexicon.yaml`` with the user's extra files merged over it (once)."""
+    merged: dict[str, Any] = {}
+    for path in lexicon_files():
+        with Path(path).open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a lexicon file is a mapping (see nlp/lexicon.yaml)")
+        _validate(data, path)
+        merged = _merge(merged, data) if merged else data
+    return merged
+
+
+def reload_lexicon() -> None:
+    """Forget the lexicon and everything built from it (after the files or the setting changed)."""
+    for fn in (
+        lexicon,
+        _pain_lex,
+        _meeting_lex,
+        _same_time_rx,
+        _sample_lex,
+        _contact_rx,
+        _catalogue_regex,
+        _catalogue_keys,
+    ):
+        fn.cache_clear()
+    _gazetteer_regex.cache_clear()
 
 
 def _is_ascii_word(term: str) -> bool:
     return term.isascii()
 
 
-def _term_regex(terms: list[str]) -> re.Pattern[str] | None:
-    """One regex for a list of terms: CJK as substrings, Latin on word boundaries, case-insensitive."""
+def _term_regex(terms: list[str]) -> Scanner | None:
+    """One regex for a list of terms: CJK as substrings, Latin on word boundaries, case-insensitive.
+
+    Wrapped in a `Scanner`, which tries only the terms that start with the character at hand."""
     parts = []
     for t in sorted({str(t) for t in terms if t}, key=len, reverse=True):
         esc = re.escape(t)
@@ -50,7 +116,7 @@ def _term_regex(terms: list[str]) -> re.Pattern[str] | None:
             parts.append(esc)
     if not parts:
         return None
-    return re.compile("|".join(parts), re.IGNORECASE)
+    return Scanner(re.compile("|".join(parts), re.IGNORECASE))
 
 
 def _both(d: dict[str, list[str]] | list[str] | None) -> list[str]:
@@ -63,12 +129,12 @@ def _both(d: dict[str, list[str]] | list[str] | None) -> list[str]:
 
 @dataclass
 class _PainLex:
-    terms: re.Pattern[str] | None  # every strong and topic term of every category
+    terms: Scanner | None  # every strong and topic term of every category
     term_cats: dict[str, list[tuple[int, bool]]]  # lower-cased term -> [(category order, strong?)]
     names: list[str]
-    cue: re.Pattern[str] | None
-    neg: re.Pattern[str] | None
-    report: re.Pattern[str] | None
+    cue: Scanner | None
+    neg: Scanner | None
+    report: Scanner | None
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +177,7 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _spans(rx: re.Pattern[str] | None, text: str) -> list[tuple[int, int]]:
+def _spans(rx: Scanner | None, text: str) -> list[tuple[int, int]]:
     return [m.span() for m in rx.finditer(text)] if rx is not None else []
 
 
@@ -122,16 +188,20 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
     term_hits = [(m.start(), m.end(), m.group(0).lower()) for m in lex.terms.finditer(norm)]
     if not term_hits:
         return []
-    cues = _spans(lex.cue, norm)
     negs = _spans(lex.neg, norm)
-    reports = _spans(lex.report, norm)
+    cues: list[tuple[int, int]] | None = None  # scanned only when a clause has a topic word
+    reports: list[tuple[int, int]] | None = None  # scanned only when a clause has a pain
     found: list[PainPointMention] = []
     for a, b in _clauses(norm):
         hits = [h for h in term_hits if a <= h[0] < b]
         if not hits or len(norm[a:b].strip()) < 2:
             continue
-        has_cue = any(a <= s < b for s, _ in cues)
         neg = any(a <= s < b for s, _ in negs)
+        has_cue = False
+        if not neg and any(not strong for _, _, t in hits for _, strong in lex.term_cats.get(t, [])):
+            if cues is None:
+                cues = _spans(lex.cue, norm)
+            has_cue = any(a <= s < b for s, _ in cues)
         # best: (score, keyword length, -category order, category order, position)
         best: tuple[int, int, int, int, int] | None = None
         for s, e, term in hits:
@@ -148,6 +218,8 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
             continue
         start = a
         # drop the reporter ("王总说", "Ningbo Haisheng says") when the pain comes after it
+        if reports is None:
+            reports = _spans(lex.report, norm)
         rep = [rend for rs, rend in reports if a <= rs and rend <= best[4]]
         if rep:
             start = rep[0]
@@ -162,7 +234,7 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
         if end - start < 2:
             continue
         found.append(
-            PainPointMention(
+            PainPointMention.model_construct(
                 text=text[start:end],
                 span=(start, end),
                 category=lex.names[best[3]],  # type: ignore[arg-type]
@@ -176,7 +248,12 @@ def extract_pain_points(text: str, norm: str) -> list[PainPointMention]:
 
 
 @lru_cache(maxsize=1)
-def _meeting_lex() -> tuple[list[tuple[str, re.Pattern[str]]], re.Pattern[str], re.Pattern[str]]:
+def _same_time_rx() -> Scanner | None:
+    return _term_regex([str(t) for t in lexicon()["meeting"].get("same_time") or []])
+
+
+@lru_cache(maxsize=1)
+def _meeting_lex() -> tuple[list[tuple[str, Scanner]], Scanner, Scanner]:
     m = lexicon()["meeting"]
     what = []
     for name, terms in m["what"].items():
@@ -207,8 +284,23 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 _MEETING_KINDS = {"point", "range"}
 
 
+def _same_time(times: list[TimeMention], new: int, old: list[int]) -> None:
+    """ "改到下周二同一时间": the new day at the old clock time (replaces ``times[new]`` in place)."""
+    clocked = [i for i in old if times[i].grain in ("hour", "minute")]
+    t = times[new]
+    if not clocked or t.grain != "day" or t.kind != "point":
+        return
+    was = times[clocked[-1]].start.astimezone(t.start.tzinfo)
+    start = t.start.replace(hour=was.hour, minute=was.minute, second=0, microsecond=0)
+    times[new] = t.model_copy(update={"start": start, "grain": times[clocked[-1]].grain})
+
+
 def extract_meetings(norm: str, times: list[TimeMention]) -> list[MeetingMention]:
+    """Meetings: a point or range tied to an appointment word in its sentence; moved meetings point at
+    their new time (which a same-time reference, "改到下周二同一时间", completes with the old clock time),
+    cancelled ones at their old time."""
     what_lex, moved_rx, cancel_rx = _meeting_lex()
+    same_rx = _same_time_rx()
     out: list[MeetingMention] = []
     used: set[int] = set()
     for a, b in _sentences(norm):
@@ -241,6 +333,8 @@ def extract_meetings(norm: str, times: list[TimeMention]) -> list[MeetingMention
             if after:
                 chosen = after[0]
                 status = "moved"
+                if same_rx is not None and same_rx.search(sent):
+                    _same_time(times, chosen, [i for i in idx if times[i].span[0] < a + mv.start()])
         if chosen is None and cn:
             status = "cancelled"
         if chosen is None:
@@ -249,7 +343,7 @@ def extract_meetings(norm: str, times: list[TimeMention]) -> list[MeetingMention
         if chosen in used:
             continue
         used.add(chosen)
-        out.append(MeetingMention(time=chosen, what=what, status=status))  # type: ignore[arg-type]
+        out.append(MeetingMention.model_construct(time=chosen, what=what, status=status))  # type: ignore[arg-type]
     return out
 
 
@@ -275,13 +369,75 @@ def _sample_lex() -> dict[str, Any]:
         "sent": _term_regex(_both(s["sent"])),
         "units_zh": "".join(u for u in units_zh if len(u) == 1),
         "units_en": "|".join(sorted(units_en, key=len, reverse=True)),
+        "id_label": _label_regex(_both(s.get("not_model_labels"))),
+        "id_prefixes": {str(x).upper() for x in s.get("not_model_prefixes") or []},
+        "standard": _standard_regex([str(x) for x in s.get("standards") or []]),
     }
+
+
+def _label_regex(labels: list[str]) -> re.Pattern[str] | None:
+    """A label right before a shape: "订单号", "订单号：", "tracking no. ", "PO#"."""
+    if not labels:
+        return None
+    alts = "|".join(re.escape(x) for x in sorted(set(labels), key=len, reverse=True))
+    return re.compile(rf"(?:^|(?<![A-Za-z]))(?:{alts})\s*(?:[:：#]|no\.?|号)?\s*$", re.IGNORECASE)
+
+
+def _standard_regex(prefixes: list[str]) -> re.Pattern[str] | None:
+    if not prefixes:
+        return None
+    alts = "|".join(re.escape(x) for x in sorted(set(prefixes), key=len, reverse=True))
+    return re.compile(rf"^(?:{alts})[\s/\-]?\d", re.IGNORECASE)
+
+
+def _is_identifier(model: str, before: str, lex: dict[str, Any]) -> bool:
+    """An order, tracking, invoice or standards number rather than a product model."""
+    if re.search(r"\d{6,}", model):
+        return True
+    if model.split("-")[0].upper() in lex["id_prefixes"]:
+        return True
+    if lex["standard"] is not None and lex["standard"].match(model):
+        return True
+    return lex["id_label"] is not None and lex["id_label"].search(before) is not None
+
+
+_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def _model_key(name: str) -> str:
+    """Catalogue comparison key: upper case, no separators, O/I/L read as 0/1/1 ("xr-2OO" = "XR200")."""
+    return re.sub(r"[\s\-_/.]", "", name.upper()).translate(_CONFUSABLE)
+
+
+@lru_cache(maxsize=32)
+def _catalogue_keys(entries: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for model, aliases in entries:
+        for name in (model, *aliases):
+            if name and _model_key(name):
+                keys.setdefault(_model_key(name), model)
+    return keys
+
+
+def snap_to_catalogue(model: str, keys: dict[str, str], cutoff: float = 90.0) -> str | None:
+    """The catalogue model a shape-found model is (fuzzy, rapidfuzz), or None."""
+    from rapidfuzz import fuzz, process
+
+    key = _model_key(model)
+    if key in keys:
+        return keys[key]
+    best = process.extractOne(key, list(keys), scorer=fuzz.ratio, score_cutoff=cutoff)
+    return keys[best[0]] if best else None
 
 
 _MODEL = re.compile(
     r"(?<![A-Za-z0-9\-])(?P<m>[A-Za-z]{1,6}[0-9]*(?:-[A-Za-z0-9]+)+(?:\s(?:Pro|Max|Plus|Lite|Mini|Ultra|SE))?"
     r"|[A-Z]{1,3}[0-9]{1,4}[A-Z]?(?:\s(?:Pro|Max|Plus|Lite|Mini|Ultra|SE))?)(?![A-Za-z0-9\-])"
 )
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9\-])[A-Za-z0-9][A-Za-z0-9\-]{2,}(?:\s(?:Pro|Max|Plus|Lite|Mini|Ultra|SE))?(?![A-Za-z0-9\-])"
+)
+_ALNUM = re.compile(r"(?=.*[A-Za-z])(?=.*\d)")
 _NUMQ = r"(?P<q>\d+(?:\.\d+)?|[一二两三四五六七八九十百几俩仨]+)"
 
 
@@ -289,10 +445,12 @@ def extract_samples(
     text: str, norm: str, times: list[TimeMention], catalogue: list[CatalogueEntry] | None = None
 ) -> list[SampleMention]:
     lex = _sample_lex()
-    ctx_rx: re.Pattern[str] = lex["context"]
+    ctx_rx: Scanner = lex["context"]
     out: list[SampleMention] = []
     sentences = _sentences(norm)
-    cat_rx, cat_map = _catalogue_regex(tuple((c.model, tuple(c.aliases)) for c in catalogue or []))
+    cat_entries = tuple((c.model, tuple(c.aliases)) for c in catalogue or [])
+    cat_rx, cat_map = _catalogue_regex(cat_entries)
+    cat_keys = _catalogue_keys(cat_entries) if cat_entries else {}
     for a, b in sentences:
         sent = norm[a:b]
         if not ctx_rx.search(sent) and not (cat_rx and cat_rx.search(sent) and lex["sent"].search(sent)):
@@ -308,7 +466,23 @@ def extract_samples(
             model = m.group("m")
             if not any(c.isdigit() for c in model):
                 continue
+            if _is_identifier(model, norm[max(0, s - 16) : s], lex):
+                continue
+            if cat_keys:
+                model = snap_to_catalogue(model, cat_keys) or model
             cands.append((s, e, model))
+        if cat_keys:
+            # a catalogue model written off-shape ("DS2CD3T46WD-I3"): any letters-and-digits token close to it
+            for m in _TOKEN.finditer(sent):
+                s, e = a + m.start(), a + m.end()
+                word = m.group(0)
+                if any(s < ce and cs < e for cs, ce, _ in cands) or not _ALNUM.search(word):
+                    continue
+                if _is_identifier(word, norm[max(0, s - 16) : s], lex):
+                    continue
+                snapped = snap_to_catalogue(word, cat_keys)
+                if snapped:
+                    cands.append((s, e, snapped))
         if not cands:
             continue
         cands.sort()
@@ -321,7 +495,7 @@ def extract_samples(
         for s, e, model in cands:
             qty, unit = _quantity(norm, s, e, a, b, lex)
             out.append(
-                SampleMention(
+                SampleMention.model_construct(
                     model=model,
                     span=(s, e),
                     quantity=qty,
@@ -373,15 +547,17 @@ def _quantity(
     return None, None
 
 
-def _num(s: str) -> float | None:
+def _num(s: str) -> int | float | None:
     v = cn2num(s)
-    return float(v) if v is not None else None
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else float(v)
 
 
 @lru_cache(maxsize=32)
 def _catalogue_regex(
     entries: tuple[tuple[str, tuple[str, ...]], ...],
-) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+) -> tuple[Scanner | None, dict[str, str]]:
     mapping: dict[str, str] = {}
     for model, aliases in entries:
         for name in (model, *aliases):
@@ -394,24 +570,31 @@ def _catalogue_regex(
 
 
 @lru_cache(maxsize=1)
-def _contact_rx() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, list[str]]]:
+def _contact_rx() -> tuple[re.Pattern[str], Scanner, dict[str, list[str]]]:
     c = lexicon()["contact"]
     surnames = "".join(sorted(set(str(c["surnames"]))))
     compound = "|".join(map(re.escape, c["compound_surnames"]))
     titles = "|".join(map(re.escape, sorted(c["titles"], key=len, reverse=True)))
     zh = re.compile(rf"(?P<s>{compound}|[{surnames}])(?P<t>{titles})")
     en_titles = sorted(c["en_titles"], key=len, reverse=True)
-    en = re.compile(
-        r"(?<![A-Za-z])(?P<t>" + "|".join(re.escape(t) for t in en_titles) + r")(?![A-Za-z])",
+    en = Scanner(
+        re.compile(r"(?<![A-Za-z])(?P<t>" + "|".join(re.escape(t) for t in en_titles) + r")(?![A-Za-z])")
     )
     blockers = {str(k): [str(x) for x in v] for k, v in (c.get("title_blockers") or {}).items()}
     return zh, en, blockers
 
 
-_EN_NAME_BEFORE = re.compile(r"(?P<n>(?:[A-Z][a-z]+\s){1,2})(?:,\s*(?:the|our|their)\s+|\(\s*)?$")
+_EN_NAME_BEFORE = re.compile(
+    r"(?<![A-Za-z])(?P<n>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)(?:\s+|,\s*(?:the|our|their)\s+|\s*\(\s*)$"
+)
 
 
-def extract_contacts(text: str, norm: str) -> list[ContactMention]:
+def extract_contacts(
+    text: str, norm: str, gazetteer: list[GazetteerEntry] | None = None
+) -> list[ContactMention]:
+    """ "王总", "李经理", "陈采购", "CFO", "Tom Li, the procurement lead". A capitalised word before an
+    English title is taken as the person's name unless it is a customer of the gazetteer ("Qiming CFO")."""
+    companies = {a.strip().lower() for g in gazetteer or [] for a in (g.name, *g.aliases)}
     zh, en, blockers = _contact_rx()
     out: list[ContactMention] = []
     for m in zh.finditer(norm):
@@ -430,7 +613,11 @@ def extract_contacts(text: str, norm: str) -> list[ContactMention]:
             and prev in "总"
         ):
             continue
-        out.append(ContactMention(name=text[m.start() : m.end()], title=title, span=(m.start(), m.end())))
+        out.append(
+            ContactMention.model_construct(
+                name=text[m.start() : m.end()], title=title, span=(m.start(), m.end())
+            )
+        )
     for m in en.finditer(norm):
         title = m.group("t")
         generic = not title.isupper() and title.lower() in (
@@ -447,10 +634,16 @@ def extract_contacts(text: str, norm: str) -> list[ContactMention]:
         s, e = m.start(), m.end()
         name = text[s:e]
         nb = _EN_NAME_BEFORE.search(norm[max(0, s - 30) : s])
-        if nb and nb.group("n").strip() not in ("The", "Our", "Their"):
+        if (
+            nb
+            and nb.group("n").strip() not in ("The", "Our", "Their")
+            and not (
+                nb.group("n").strip().lower() in companies or nb.group("n").split()[-1].lower() in companies
+            )
+        ):
             name = nb.group("n").strip()
             s = s - (len(norm[max(0, s - 30) : s]) - nb.start())
-        out.append(ContactMention(name=name, title=title, span=(s, e)))
+        out.append(ContactMention.model_construct(name=name, title=title, span=(s, e)))
     out.sort(key=lambda c: c.span)
     return out
 
@@ -461,7 +654,7 @@ def extract_contacts(text: str, norm: str) -> list[ContactMention]:
 @lru_cache(maxsize=32)
 def _gazetteer_regex(
     entries: tuple[tuple[str, tuple[str, ...]], ...],
-) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+) -> tuple[Scanner | None, dict[str, str]]:
     mapping: dict[str, str] = {}
     for name, aliases in entries:
         for alias in (name, *aliases):
@@ -478,7 +671,7 @@ def extract_customers(text: str, norm: str, gazetteer: list[GazetteerEntry] | No
     if rx is None:
         return []
     out: list[CustomerMention] = []
-    for src in (text, norm):
+    for src in (text, norm) if norm != text else (text,):
         for m in rx.finditer(src):
             written = text[m.start() : m.end()]
             canonical = mapping.get(m.group(0).lower()) or mapping.get(written.lower())
@@ -487,7 +680,7 @@ def extract_customers(text: str, norm: str, gazetteer: list[GazetteerEntry] | No
             if any(c.span[0] < m.end() and m.start() < c.span[1] for c in out):
                 continue
             out.append(
-                CustomerMention(
+                CustomerMention.model_construct(
                     name=canonical, span=(m.start(), m.end()), alias=None if written == canonical else written
                 )
             )

@@ -59,6 +59,30 @@ _MULTI = {
 _MULTI_RE = re.compile("|".join(sorted(map(re.escape, _MULTI), key=len, reverse=True)))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with lone surrogates read as U+FFFD, the same length.
+
+    A lone surrogate is not a character: no tokenizer, JSON encoder or database takes it. Replacing it
+    keeps every span valid."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+_LONG_NUMBER = re.compile(r"[\d零〇一二两三四五六七八九十百千万廿俩仨几]{17,}")
+
+
+def mask_long_numbers(text: str) -> str:
+    """Runs of 17 or more numerals (account numbers, barcodes, noise) read as "#", the same length.
+
+    No time, quantity or model has that many digits in a row, and the time rules' number patterns would
+    otherwise take time quadratic in the length of such a run."""
+    if _LONG_NUMBER.search(text) is None:
+        return text
+    return _LONG_NUMBER.sub(lambda m: "#" * len(m.group(0)), text)
+
+
 def normalize(text: str) -> str:
     """Return a same-length normalised copy of ``text``."""
     out = text.translate(_TRANS)

@@ -57,7 +57,7 @@ class PainPointMention(BaseModel):
 class SampleMention(BaseModel):
     model: str
     span: tuple[int, int]
-    quantity: float | None = None
+    quantity: int | float | None = None  # 2 for "两台", 1.5 for "1.5箱"
     unit: str | None = None
     committed: bool = True
     #: extra field: the customer asked for it ("asked for samples", "要求先寄"); the rep owes it all the same

@@ -121,6 +121,22 @@ def wait_done(env: dict[str, str], expected: int, timeout: float = 180) -> dict[
     raise AssertionError(f"workers did not finish: {counts}")
 
 
+def failed_rows(env: dict[str, str]) -> str:
+    code = (
+        "from sqlmodel import select\nfrom core.db import session_scope\n"
+        "from core.models import InboxMessage as I\n"
+        "with session_scope() as s:\n"
+        "    for r in s.exec(select(I).where(I.status == 'failed')).all():\n"
+        "        print(r.message_id, r.attempts, r.error)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
+    return res.stdout + res.stderr
+
+
+def worker_logs(tmp_path: Path) -> str:
+    return "\n".join(p.read_text(errors="replace")[-6000:] for p in sorted(tmp_path.glob("w*.log")))
+
+
 def inbox_counts(env: dict[str, str]) -> dict[str, int]:
     code = (
         "import json\nfrom sqlmodel import select, func\nfrom core.db import session_scope\n"
@@ -170,7 +186,7 @@ def test_sample_week_same_records_sqlite_inprocess_and_postgres_redis_two_worker
         out = lk(env_b, "ingest", str(week), "--enqueue", "--wait")
         assert "all applied by the workers" in out
         counts = wait_done(env_b, 40)
-        assert counts.get("failed", 0) == 0
+        assert counts.get("failed", 0) == 0, failed_rows(env_b) + "\n" + worker_logs(tmp_path)
     finally:
         for w in workers:
             w.terminate()

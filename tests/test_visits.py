@@ -111,7 +111,7 @@ def test_visit_command_refuses_customers_out_of_scope_and_unknown_ones(seeded: N
     # 小陈 is a rep; 杭州甲乙贸易 belongs to 小周
     r = handler.on_message(msg("c2", "@lk visit 杭州甲乙贸易 ok", at(23, 18), sender="wm-chen").model_copy(
         update={"addressed": True}))  # fmt: skip
-    assert r is not None and r.title.startswith("未完成")
+    assert r is not None and r.title == "无权限 Not allowed" and "杭州甲乙贸易" in r.body
     r = handler.on_message(
         msg("c3", "@lk 拜访 不存在的公司", at(23, 18)).model_copy(update={"addressed": True})
     )
@@ -139,3 +139,26 @@ def test_cli_visits_json(seeded: None) -> None:
     assert row["at"] == "2026-11-23T10:00:00+00:00" and row["evidence"]["claim_ids"] == []
     text = CliRunner().invoke(main, ["visits"])
     assert "宁波丙丁电子" in text.output
+
+
+def test_report_shows_visit_and_claim_figures(seeded: None) -> None:
+    from core.models import ExpenseClaim
+
+    handler = BotHandler(enqueue=None, clock=lambda: at(23, 18, 0))
+    for mid, text in (("r1", "@lk 拜访 甲乙 演示顺利"), ("r2", "@lk 拜访 丙丁")):
+        handler.on_message(msg(mid, text, at(23, 18)).model_copy(update={"addressed": True}))
+    with session_scope() as s:
+        zhou = s.exec(select(Member).where(Member.name == "小周")).one()
+        v = s.exec(select(Visit)).first()
+        assert v is not None
+        s.add(ExpenseClaim(platform="wecom", instance_id="sp1", applicant_id=zhou.id, visit_id=v.id,
+                           created_at=at(23, 9)))  # fmt: skip
+        s.add(ExpenseClaim(platform="wecom", instance_id="sp2", applicant_id=zhou.id, created_at=at(23, 9)))
+    r = handler.on_message(
+        msg("r3", "@lk 健康度", at(23, 18), sender="wm-mgr").model_copy(update={"addressed": True})
+    )
+    assert r is not None
+    # 2 visits in 4 weeks: 0.5 a week for 小周, none for 小陈; 1 of 2 with an outcome; 1 of 2 claims linked
+    assert "| 小周 | 0.5 |" in r.body and "| 小陈 | 0 |" in r.body
+    assert "visits with an outcome: **50%** (1/2)" in r.body
+    assert "claims linked to a visit: **50%** (1/2)" in r.body

@@ -8,7 +8,7 @@ from core.messages import Reply
 
 @command("help", "帮助", "?", summary="列出命令 / list the commands", usage="help [COMMAND]")
 def _help(ctx: Context, args: list[str]) -> Reply:
-    return help_reply(args[0] if args else None)
+    return help_reply(args[0] if args else None, role=ctx.member.role)
 
 
 @command(

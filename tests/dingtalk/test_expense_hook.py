@@ -202,7 +202,7 @@ def test_choosing_a_recent_visit_links_it(wired: tuple[DingTalkAdapter, list[int
             value=f"claim:{c.id}:visit:{visit.id}",
         )  # fmt: skip
     )
-    assert other is not None and other.title.startswith("未完成") and claim("inst-B").visit_id is None
+    assert other is not None and other.title == "无权限 Not allowed" and claim("inst-B").visit_id is None
     mine = adapter.handler.on_action(
         ActionInvocation(
             platform="dingtalk",

@@ -70,7 +70,7 @@ def test_pipelines_are_spacy_and_cached() -> None:
     zh = get_pipeline("zh")
     assert zh is get_pipeline("zh")
     assert zh.lang == "zh"
-    assert zh.tokenizer.segmenter == "jieba"  # type: ignore[attr-defined]
+    assert zh.tokenizer.segmenter == "rjieba"  # type: ignore[attr-defined]
     en = get_pipeline("en")
     assert en.lang == "en"
     expected = [

@@ -304,3 +304,358 @@ def test_fixed_offset_zone() -> None:
     now = datetime.fromisoformat("2013-02-12T04:30:00-02:00")
     t = only("明天下午三点", now, "-02:00")
     assert t.start.isoformat() == "2013-02-13T15:00:00-02:00"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# families added for issue 3 (accuracy). Send times: Monday morning, and a Sunday night at 21:30 and 23:30,
+# where day and week boundaries bite. Expected dates were taken from published calendars (Easter 2027 is
+# 28 March, Orthodox Easter 2027 is 2 May, Lunar New Year 2027 is 6 Feb and 2028 is 26 Jan, Eid al-Fitr
+# 2025 is 30 March, Yom Kippur 2026 begins at sundown on 20 Sept, 冬至 2024 is 21 Dec, 立春 2025 is 3 Feb,
+# 芒种 2025 is 5 June, Mid-Autumn 2026 is 25 Sept), never computed with the code under test.
+
+SUN_2130 = datetime(2026, 11, 29, 21, 30, tzinfo=SH)
+SUN_2330 = datetime(2026, 11, 29, 23, 30, tzinfo=SH)
+SEND_TIMES = [NOW, SUN_2130, SUN_2330]
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("复活节", d(2027, 3, 28)),
+        ("復活節", d(2027, 3, 28)),
+        ("复活节星期一", d(2027, 3, 29)),
+        ("耶稣受难日", d(2027, 3, 26)),
+        ("东正教复活节", d(2027, 5, 2)),
+        ("2025年开斋节", d(2025, 3, 30)),
+        ("2026年赎罪日", d(2026, 9, 20)),  # Jewish days begin at sundown: the eve
+        ("2026年贖罪日", d(2026, 9, 20)),
+    ],
+)
+def test_holidays_of_other_calendars(now: datetime, text: str, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("正月初一", d(2027, 2, 6)),
+        ("大年初三", d(2027, 2, 8)),
+        ("除夕", d(2027, 2, 5)),
+        ("2027年除夕", d(2028, 1, 25)),  # the last day of lunar year 2027
+        ("2026年农历八月十五", d(2026, 9, 25)),
+        ("2026年八月十五", d(2026, 9, 25)),  # 八月十五 without 日/号 is the Mid-Autumn full moon
+        ("2024年冬至", d(2024, 12, 21)),
+        ("2025年立春", d(2025, 2, 3)),
+        ("2025年芒种", d(2025, 6, 5)),
+    ],
+)
+def test_lunar_dates_and_solar_terms(now: datetime, text: str, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+def test_weather_words_are_not_solar_terms() -> None:
+    assert [t.text for t in times("昨天下大雪了，路上不好走")] == ["昨天"]
+    assert [t.text for t in times("今年雨水多")] == ["今年"]
+    assert only("2025年大雪").start == d(2025, 12, 7)  # 大雪 2025 is 7 Dec
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "start"),
+    [
+        # a bare 4点 is the afternoon; sent on a Sunday night it is Monday afternoon
+        ("4点开会", NOW, d(2026, 11, 23, 16)),
+        ("4点开会", SUN_2130, d(2026, 11, 30, 16)),
+        ("4点开会", SUN_2330, d(2026, 11, 30, 16)),
+        ("下午3点电话", SUN_2130, d(2026, 11, 30, 15)),
+        ("下午3点电话", SUN_2330, d(2026, 11, 30, 15)),
+        # the evening is not over at 21:30: 晚上8点 is tonight's (a past time, e.g. a report)
+        ("晚上8点", SUN_2130, d(2026, 11, 29, 20)),
+        # small hours: in the morning they are last night's, in the evening the coming night's
+        ("凌晨2点上线", NOW, d(2026, 11, 23, 2)),
+        ("凌晨2点上线", SUN_2330, d(2026, 11, 30, 2)),
+        # explicit dates never roll
+        ("今天下午3点", SUN_2330, d(2026, 11, 29, 15)),
+        ("周日下午3点", SUN_2130, d(2026, 11, 29, 15)),
+    ],
+)
+def test_date_less_clock_time_in_business_context(text: str, now: datetime, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "start"),
+    [
+        ("聽日下晝三點", NOW, d(2026, 11, 24, 15)),
+        ("聽日下晝三點", SUN_2330, d(2026, 11, 30, 15)),
+        ("禮拜三見", SUN_2130, d(2026, 12, 2)),
+        ("下個禮拜一朝早十點", SUN_2330, d(2026, 11, 30, 10)),
+        ("三點三個字", NOW, d(2026, 11, 23, 15, 15)),  # Cantonese: 字 = five minutes
+        ("下晝三點踏三", NOW, d(2026, 11, 23, 15, 15)),
+        ("下晝三點搭半", NOW, d(2026, 11, 23, 15, 30)),
+    ],
+)
+def test_cantonese_forms(text: str, now: datetime, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+def test_first_months_of_a_year(now: datetime) -> None:
+    t = only("2025年前两个月", now)
+    assert (t.kind, t.start, t.end) == ("range", d(2025, 1, 1), d(2025, 3, 1))
+    t = only("2026年前三季度", now)
+    assert (t.kind, t.start, t.end) == ("range", d(2026, 1, 1), d(2026, 10, 1))
+
+
+def test_identifiers_are_not_dates() -> None:
+    assert times("订单号20261123已发货") == []
+    assert times("运单号: 20261205，请查收") == []
+
+
+def test_a_message_that_is_only_a_date() -> None:
+    assert only("6/30").start == d(2027, 6, 30)  # more than two months past: next year
+    assert only("12-08").start == d(2026, 12, 8)
+    assert times("3.5") == []  # a number, not 5 March
+
+
+def test_nth_day_counts_today_as_day_one() -> None:
+    t = only("第三天上午")
+    assert (t.start, t.end) == (d(2026, 11, 25, 7), d(2026, 11, 25, 12))
+
+
+def test_master_lookahead_finds_the_same_atoms() -> None:
+    import random
+    import re
+
+    from nlp import timex
+
+    plain = re.compile("|".join(f"(?P<A_{n}>{p})" for n, p in timex._ATOMS), re.IGNORECASE)
+    rnd = random.Random(7)
+    alphabet = (
+        "0123456789:-/. 年月日号点半刻周星期礼拜天上下午晚早明后今昨前这本第个两十一二三四五六七八九"
+        "农历正腊初廿复活节开斋at pm am next mon"
+    )
+    for _ in range(3000):
+        s = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 24)))
+        a = [(m.span(), m.lastgroup) for m in plain.finditer(s)]
+        b = [(m.span(), m.lastgroup) for m in timex._MASTER.finditer(s)]
+        assert a == b, s
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # 立冬 2026 is 7 Nov, 立春 2027 is 4 Feb, 立夏 2026 is 5 May, 立秋 2026 is 7 Aug
+        ("冬季", d(2026, 11, 7), d(2027, 2, 4)),
+        ("今年夏天", d(2026, 5, 5), d(2026, 8, 7)),
+        ("去年暑假", d(2025, 7, 1), d(2025, 9, 1)),
+    ],
+)
+def test_seasons(text: str, start: datetime, end: datetime) -> None:
+    t = only(text)
+    assert (t.kind, t.start, t.end) == ("range", start, end)
+
+
+def test_lunar_leap_month_and_bare_lunar_month() -> None:
+    # lunar 2025 had a leap sixth month starting 25 July 2025
+    assert only("2025年农历闰六月").start == d(2025, 7, 25)
+    assert only("正月").start == d(2027, 2, 6)
+    assert times("闰四月") == []  # no leap fourth month around 2026: dropped, never "now"
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+def test_number_led_ranges(now: datetime) -> None:
+    t = only("2027年1-3月", now)
+    assert (t.start, t.end) == (d(2027, 1, 1), d(2027, 4, 1))
+    t = only("3~5天发货", now)
+    assert (t.kind, t.text) == ("duration", "3~5天")
+    t = only("明天10-12点有空", now)
+    assert (t.start, t.end) == (
+        now.replace(hour=10, minute=0) + timedelta(days=1),
+        now.replace(hour=12, minute=0) + timedelta(days=1),
+    )
+
+
+def test_places_and_anniversaries_are_not_dates() -> None:
+    assert times("A区3号") == []
+    assert times("5栋2号门口见") == []
+    assert times("公司成立4周年") == []
+
+
+def test_every_and_from_spans() -> None:
+    t = only("每天晚上8点提醒")
+    assert (t.kind, t.text) == ("set", "每天晚上8点")
+    t = only("从2027年1月至3月")
+    assert (t.kind, t.text, t.start, t.end) == ("range", "从2027年1月至3月", d(2027, 1, 1), d(2027, 4, 1))
+    t = only("过两天再联系")
+    assert (t.text, t.start) == ("过两天", d(2026, 11, 25))
+
+
+def test_part_of_year_that_is_over_is_the_nearer_one() -> None:
+    # sent on 2026-11-23: early 2027 is nearer than early 2026
+    assert only("年初再说").start == d(2027, 1, 1)
+    assert only("一季度").start == d(2027, 1, 1)
+    # sent in June: this year's first quarter (ended 1 April) is nearer than next year's
+    june = datetime(2026, 6, 10, 10, tzinfo=SH)
+    assert only("一季度", june).start == d(2026, 1, 1)
+    assert only("年底", june).start == d(2026, 11, 1)
+
+
+def test_cantonese_period_words() -> None:
+    assert only("月尾前").start == d(2026, 11, 30)  # 月尾 = 月底
+    assert only("年尾").start == d(2026, 11, 1)  # 年尾 = 年底
+    assert only("舊年").start == d(2025, 1, 1)  # 旧年 = 去年
+    assert only("十二點正").start == d(2026, 11, 23, 12)  # 点正 = 点整
+
+
+def test_first_and_last_days_of_a_month() -> None:
+    t = only("上月最后五天")
+    assert (t.start, t.end) == (d(2026, 10, 27), d(2026, 11, 1))
+    t = only("这个月前两天")
+    assert (t.start, t.end) == (d(2026, 11, 1), d(2026, 11, 3))
+    assert times("最后3天") == []
+    t = only("近三个月")  # whole days back from today
+    assert (t.start, t.end) == (d(2026, 8, 23), NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("18世纪", d(1700, 1, 1), d(1800, 1, 1)),
+        ("上世纪80年代", d(1980, 1, 1), d(1990, 1, 1)),
+        ("二十世纪九十年代末期", d(1997, 1, 1), d(2000, 1, 1)),
+        ("80年代", d(1980, 1, 1), d(1990, 1, 1)),
+        ("20年代", d(2020, 1, 1), d(2030, 1, 1)),  # sent in 2026: the decade under way
+    ],
+)
+def test_centuries_and_decades(text: str, start: datetime, end: datetime) -> None:
+    t = only(text)
+    assert (t.kind, t.start, t.end) == ("range", start, end)
+
+
+@pytest.mark.parametrize("now", [NOW, SUN_2130, SUN_2330])
+def test_before_and_after_the_new_year_break(now: datetime) -> None:
+    # Lunar New Year 2027 is 6 Feb; the break is 6-12 Feb
+    t = only("年前发货", now)
+    assert (t.kind, t.start) == ("deadline", d(2027, 2, 6))
+    assert only("年后再说", now).start == d(2027, 2, 13)
+    assert only("三年后", now).start.year == 2029  # an offset, not the break
+
+
+def test_month_part_that_is_over_is_next_months() -> None:
+    t = only("月中", SUN_2330)  # sent on 29 Nov: mid-December
+    assert (t.start, t.end) == (d(2026, 12, 11), d(2026, 12, 21))
+    t = only("明年后半年")
+    assert (t.start, t.end) == (d(2027, 7, 1), d(2028, 1, 1))
+
+
+@pytest.mark.parametrize("now", [NOW, SUN_2130, SUN_2330])
+def test_weekday_range_stays_in_its_week(now: datetime) -> None:
+    t = only("下周三到周五", now)  # next week is 30 Nov .. 6 Dec from every send time here
+    assert (t.start, t.end) == (d(2026, 12, 2), d(2026, 12, 5))
+
+
+def test_last_day_and_last_weekday() -> None:
+    assert only("三月的最后一个星期五").start == d(2027, 3, 26)  # 31 Mar 2027 is a Wednesday
+    assert only("下个月最后一个周一").start == d(2026, 12, 28)
+    assert only("今年的最后一天").start == d(2026, 12, 31)
+    assert times("最后一天") == []
+
+
+def test_same_day_next_week_and_year() -> None:
+    assert only("下周的今天", SUN_2330).start == d(2026, 12, 6)
+    assert only("明年的今天", SUN_2330).start == d(2027, 11, 29)
+    assert only("下个月的今天").start == d(2026, 12, 23)
+
+
+def test_holiday_eve_and_day_after() -> None:
+    assert only("国庆前一天").start == d(2027, 9, 30)
+    assert only("春节前夕").start == d(2027, 2, 5)
+    assert only("元旦当天").start == d(2027, 1, 1)
+
+
+def test_explicit_zone_in_the_text() -> None:
+    # 16:00 CET (UTC+1) = 15:00 UTC = 23:00 in Shanghai; 10:00 at UTC+2 = 16:00 in Shanghai
+    assert only("call at 4pm CET").start == d(2026, 11, 23, 23)
+    assert only("10:00 UTC+2").start == d(2026, 11, 23, 16)
+    assert only(
+        "北京时间下午3点", datetime(2026, 11, 23, 9, tzinfo=ZoneInfo("Europe/Berlin"))
+    ).start == datetime(2026, 11, 23, 8, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def test_recurring_weekday_and_duration_shapes() -> None:
+    t = only("每周三例会")
+    assert (t.kind, t.text, t.start) == ("set", "每周三", d(2026, 11, 25))
+    assert times("每周三次") == []  # three times a week
+    assert [t.text for t in times("周三天气不错")] == ["周三"]
+    t = only("四年六个月")
+    assert (t.kind, t.end) == ("duration", d(2031, 5, 23, 9, 12))
+    t = only("两日")
+    assert (t.kind, t.end) == ("duration", d(2026, 11, 25, 9, 12))
+    assert only("5日").kind == "point"  # a day of the month
+    t = only("从2025年起至今")
+    assert (t.kind, t.start, t.end) == ("range", d(2025, 1, 1), NOW)
+
+
+def test_at_the_latest_is_a_deadline_not_the_evening() -> None:
+    ts = times("王总说月底前给答复，最晚下个月5号")
+    assert [(t.text, t.kind, t.start) for t in ts] == [
+        ("月底前", "deadline", d(2026, 11, 30)),
+        ("最晚下个月5号", "deadline", d(2026, 12, 5)),
+    ]
+
+
+def test_english_ordinal_day() -> None:
+    t = only("let's do a call on the 5th at 10")
+    assert t.start == d(2026, 12, 5, 10)
+    assert times("office on the 3rd floor") == []
+
+
+@pytest.mark.parametrize("now", SEND_TIMES)
+def test_random_text_properties(now: datetime) -> None:
+    """Spans lie inside the text, ranges are ordered and datetimes are aware, on random time-heavy text."""
+    import random
+
+    from nlp.normalize import normalize
+    from nlp.timex import extract_times
+
+    rnd = random.Random(now.hour)
+    lines = [
+        "明天 后天 下周三 周日 本周日 上午 下午 晚上 凌晨 3点 十点半 两点四十五 15:30",
+        "到 至 ~ - 前 后 内 左右 12月8日 3.5 2026-03-05 农历 腊月 初十 廿二 闰四月",
+        "复活节 开斋节 冬至 春节 年前 年后 月底 季度末 周末 每周三 每天 从 起 至今",
+        "三天 两周 半个月 以上 第二点 3楼 A区3号 订单号20261123 聽日 禮拜三 下晝 三點三個字",
+        "tomorrow 10am next Tuesday at 2pm end of next week EOD 4pm CET on the 5th 😀 \u200b",
+        "最后一天 第三天 下周的今天 80年代 年初 一季度 冬季 2025年 去年 3月 5号",
+    ]
+    words = [w for line in lines for w in line.split()]
+    for _ in range(1500):
+        text = "".join(rnd.choice(words) for _ in range(rnd.randint(1, 8)))
+        for h in extract_times(normalize(text), now):
+            a, b = h.span
+            assert 0 <= a < b <= len(text), (text, h)
+            assert h.start.tzinfo is not None, (text, h)
+            if h.end is not None:
+                assert h.end.tzinfo is not None, (text, h)
+                if h.kind == "range":
+                    assert h.end > h.start, (text, h)
+                else:
+                    assert h.end >= h.start, (text, h)
+
+
+def test_explicit_year_end_before_start_is_not_a_range() -> None:
+    for t in times("开斋节到2026-03-05"):
+        assert t.end is None or t.end > t.start
+
+
+def test_bare_day_before_a_verb_but_not_a_unit() -> None:
+    assert only("3月5开会").start == d(2027, 3, 5)
+    assert [t.text for t in times("12月3个客户要回访")] == ["12月"]
+    assert [t.text for t in times("6月20吨货")] == ["6月"]
+
+
+def test_cantonese_single_digit_minutes_need_a_day_part() -> None:
+    assert only("晏晝三點三").start == d(2026, 11, 23, 15, 15)  # 晏昼 = afternoon; 三 字 = 15 minutes
+    assert times("三点三") == []  # alone, a decimal
+    assert times("增长了三点三个百分点") == []

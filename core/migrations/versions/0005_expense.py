@@ -1,7 +1,7 @@
 """visits and expense claims: visit source/evidence/key, claim status time and link state, approval event log
 
-Revision ID: 0004_expense
-Revises: 0003_dingtalk
+Revision ID: 0005_expense
+Revises: 0004_commands
 Create Date: 2026-12-04 07:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import core.models
 
-revision: str = "0004_expense"
-down_revision: str | None = "0003_dingtalk"
+revision: str = "0005_expense"
+down_revision: str | None = "0004_commands"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
