@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.models import Customer, Member, Visit
+from core.people import context_for_id
 from core.sqlutil import insert_ignore
 from nlp.types import Extraction
 
@@ -126,11 +127,13 @@ def visit_json(session: Session, v: Visit) -> dict[str, Any]:
     customer = session.get(Customer, v.customer_id) if v.customer_id else None
     rep = session.get(Member, v.rep_id) if v.rep_id else None
     claims = session.exec(select(ExpenseClaim.id).where(ExpenseClaim.visit_id == v.id)).all()
+    tz = context_for_id(session, v.rep_id).tz  # times in the rep's team zone, like the other JSON outputs
     return {
         "id": v.id,
         "customer": customer.name if customer else None,
         "rep": rep.name if rep else None,
-        "at": v.at.isoformat(),
+        "at": v.at.astimezone(tz).isoformat(),
+        "outcome_recorded": bool(v.result or v.next_step),
         "place": v.place,
         "result": v.result,
         "next_step": v.next_step,
@@ -141,7 +144,7 @@ def visit_json(session: Session, v: Visit) -> dict[str, Any]:
             "capture_id": v.capture_id,
             "claim_ids": sorted(int(c) for c in claims if c is not None),
         },
-        "created_at": v.created_at.isoformat(),
+        "created_at": v.created_at.astimezone(tz).isoformat(),
     }
 
 

@@ -128,7 +128,9 @@ def test_cli_visits_json(seeded: None) -> None:
     out = CliRunner().invoke(main, ["visits", "--json"])
     assert out.exit_code == 0, out.output
     [row] = json.loads(out.output)
-    keys = "id customer rep at place result next_step contacts_met source evidence created_at"
+    keys = (
+        "id customer rep at outcome_recorded place result next_step contacts_met source evidence created_at"
+    )
     assert set(row) >= set(keys.split())
     assert (row["customer"], row["rep"], row["place"], row["next_step"]) == (
         "宁波丙丁电子",
@@ -136,7 +138,8 @@ def test_cli_visits_json(seeded: None) -> None:
         "宁波办公室",
         "寄样",
     )
-    assert row["at"] == "2026-11-23T10:00:00+00:00" and row["evidence"]["claim_ids"] == []
+    assert row["at"] == "2026-11-23T18:00:00+08:00" and row["evidence"]["claim_ids"] == []
+    assert row["outcome_recorded"] is True
     text = CliRunner().invoke(main, ["visits"])
     assert "宁波丙丁电子" in text.output
 

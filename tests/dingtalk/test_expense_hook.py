@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -319,3 +320,25 @@ def test_bad_approvals_file_stops_the_web_app(
             create_app()
     finally:
         reset_approvals()
+
+
+def test_celery_task_gives_up_on_permanent_errors_and_sweeper_requeues(
+    wired: tuple[DingTalkAdapter, list[int]], fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from bot import tasks
+
+    adapter, jobs = wired
+    stream(adapter, fake, frame("inst-unknown", "start", "ev-u", NOW_MS))  # the fake answers 400 for it
+    [job] = jobs
+    assert tasks.link_expense_claim.run(job) == "fetch_failed"
+    # the sweeper re-enqueues claims whose form was never read (older than 2 minutes, younger than 2 days)
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.link_expense_claim, "delay", queued.append)
+    with session_scope() as s:
+        c = s.get(ExpenseClaim, job)
+        assert c is not None
+        c.updated_at = c.created_at = datetime.now(UTC) - timedelta(minutes=5)
+        s.add(c)
+    assert tasks.sweep_claims.run() == 1 and queued == [job]
