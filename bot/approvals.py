@@ -76,14 +76,16 @@ def link_claim_job(claim_id: int) -> str:
         mapping = get_approvals().template_for(platform, template, _category(claim_id))
         if mapping is None:
             return "unmapped"
-        if stored:
+        fetcher = fetcher_for(platform)
+        if fetcher is not None:
+            # read once per claim even when the event carried the form (WeCom's adapter reads it): the
+            # detail also names the approvers to tell when the visit link is missing
+            fetched = fetcher.fetch_form(instance)  # network: outside the transaction
+        elif stored:
             fetched = {"fields": stored, "approvers": [], "applicant": None}
         else:
-            fetcher = fetcher_for(platform)
-            if fetcher is None:
-                log.warning("no approval form fetcher for %s; claim %s waits", platform, claim_id)
-                return "no_fetcher"
-            fetched = fetcher.fetch_form(instance)  # network: outside the transaction
+            log.warning("no approval form fetcher for %s; claim %s waits", platform, claim_id)
+            return "no_fetcher"
         values = extract_fields(fetched.get("fields") or {}, mapping, tz)
         if values.missing:
             log.warning(

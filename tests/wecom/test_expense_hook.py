@@ -27,7 +27,10 @@ __all__ = ["approvals"]
 TODAY_TS = int(datetime.now(SH).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
 DETAILS = {
     "202612040001": wecom_detail(sp_no="202612040001", customer="宁波丙丁电子", day_ts=TODAY_TS),
-    "202612040002": wecom_detail(sp_no="202612040002", customer="杭州甲乙贸易", day_ts=TODAY_TS),
+    # approved by 林总监 (not 小周's manager), so the approver notice shows it comes from the detail
+    "202612040002": wecom_detail(
+        sp_no="202612040002", customer="杭州甲乙贸易", day_ts=TODAY_TS, approver="wm-dir"
+    ),
 }
 
 
@@ -103,8 +106,8 @@ def test_claim_links_by_control_ids(
     with session_scope() as s:
         visit = s.exec(select(Visit)).one()
     assert (c.visit_id, c.status, c.amount, c.place) == (visit.id, "approved", 128.5, "宁波")
-    # the adapter read the detail once per change; the claim job read nothing more
-    assert len(wecom_env.calls_to("/cgi-bin/oa/getapprovaldetail")) == 2
+    # the adapter read the detail once per change, the claim job once for the claim
+    assert len(wecom_env.calls_to("/cgi-bin/oa/getapprovaldetail")) == 3
 
 
 def test_missing_visit_prompts_with_buttons_and_tells_the_approver(
@@ -121,7 +124,7 @@ def test_missing_visit_prompts_with_buttons_and_tells_the_approver(
         tell = s.exec(select(Notice).where(Notice.kind == "notice")).one()
         visit = s.exec(select(Visit)).one()
     assert ask.recipient_id == member_id("小周")
-    assert tell.recipient_id == member_id("王经理")  # the applicant's manager when approvers are unknown
+    assert tell.recipient_id == member_id("林总监")  # sp_record's approver
     assert delivery.deliver(ask.id or 0) == "sent"
     [send] = wecom_env.calls_to("/cgi-bin/message/send")
     card = send.json["template_card"]
