@@ -34,8 +34,6 @@ def make_celery() -> Celery:
         # short, so a task of a killed worker comes back quickly; no task runs longer than this and no
         # ETA/countdown longer than a few minutes is ever used (timers are database rows scanned by beat)
         transport_options["visibility_timeout"] = settings.visibility_timeout
-    if broker.startswith("sqla+"):
-        transport_options["polling_interval"] = 0.5
     app.conf.update(
         broker_transport_options=transport_options,
         task_default_queue=settings.celery_queue,

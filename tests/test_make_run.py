@@ -4,6 +4,7 @@ process group, as a terminal sends it) leaves no process behind."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -65,6 +66,31 @@ def test_make_run_serves_healthz_and_ctrl_c_stops_everything(tmp_path: Path) -> 
         output = (tmp_path / "run.log").read_text(errors="replace")
         assert f"http://127.0.0.1:{port}" in output  # where it listens
         assert "DingTalk stream idle" in output
+        # the worker really consumes the embedded broker: an enqueued ingest is applied by it
+        week = tmp_path / "two.jsonl"
+        rows = [
+            {
+                "platform": "wecom",
+                "message_id": f"m{i}",
+                "conversation_id": "c1",
+                "sender_id": "u1",
+                "sender_name": "A",
+                "sent_at": f"2026-11-23T09:0{i}:00+08:00",
+                "text": "明天下午三点拜访",
+            }
+            for i in range(2)
+        ]
+        week.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+        ingest = subprocess.run(
+            [str(REPO / ".venv/bin/loopkeeper"), "ingest", str(week), "--enqueue", "--wait"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert "all applied by the workers" in ingest.stdout, ingest.stdout + ingest.stderr
+        assert proc.poll() is None, (tmp_path / "run.log").read_text(errors="replace")[-3000:]
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
         deadline = time.monotonic() + 20
