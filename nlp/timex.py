@@ -1401,9 +1401,12 @@ def _infer_year_month(today: date, mo: int, lean: str | None = None) -> int:
         return today.year if mo <= today.month else today.year - 1
     if lean == "future":
         return today.year if mo >= today.month else today.year + 1
-    for y in (today.year - 1, today.year, today.year + 1):
-        if _month_end(y, mo) >= today - timedelta(days=60):
-            return y
+    # as a day of it (`_pick_occurrence`), counting from the month's last day: 9月 sent in November is
+    # this September, 3月 next March, 12月 sent in January last December
+    if _month_end(today.year - 1, mo) >= today - _LAST_YEAR_BACK:
+        return today.year - 1
+    if _month_end(today.year, mo) >= today - _THIS_YEAR_BACK:
+        return today.year
     return today.year + 1
 
 
@@ -1441,6 +1444,24 @@ def _apply_delta(now: datetime, n: float, unit: str, sign: int) -> tuple[datetim
         return dt.replace(second=0, microsecond=0), "minute"
     dt = now + timedelta(seconds=amount)
     return dt.replace(microsecond=0), "second"
+
+
+def _offset_unit_start(dt: datetime, n: float, unit: str, past: bool) -> tuple[datetime, str] | None:
+    """A whole number of years, or in the past of months, quarters or weeks, names that unit, not a day:
+    三年前 / 三年后 sent in 2026 are the years 2023 / 2029, 两个月前 sent in November is September, 两周前
+    the week (from its Monday) two weeks back. Future months and weeks keep their day (两个月后再联系 is a
+    follow-up date); halves (3年半前) keep it too. None when the offset keeps its day."""
+    base, mult = _unit_delta(unit)
+    if n != int(n) or not (base == "month" or (base == "day" and mult == 7)):
+        return None
+    d = dt.date()
+    if base == "month" and mult == 12:
+        return _at(date(d.year, 1, 1), dt.tzinfo), "year"
+    if not past:
+        return None
+    if base == "month":
+        return _at(d.replace(day=1), dt.tzinfo), "month"
+    return _at(d - timedelta(days=d.weekday()), dt.tzinfo), "week"
 
 
 def _duration_delta(now: datetime, n: float, unit: str) -> tuple[datetime, str]:
@@ -1526,6 +1547,8 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         if suf in ("前", "之前", "以前"):
             dt, grain = _apply_delta(now, n, unit, -1)
             if grain in ("minute", "second") or "h" not in f:
+                if "dp" not in f and (coarse := _offset_unit_start(dt, n, unit, past=True)) is not None:
+                    return Resolved("point", coarse[0], None, coarse[1])
                 return Resolved("point", dt, None, grain)
             day = dt.date()
         elif suf in ("内", "之内", "以内"):
@@ -1533,10 +1556,14 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
             return Resolved("deadline", dt, None, grain)
         elif suf == "以来":
             dt, grain = _apply_delta(now, n, unit, -1)
+            if (coarse := _offset_unit_start(dt, n, unit, past=True)) is not None:
+                dt, grain = coarse
             return Resolved("range", dt, now, grain)
         else:
             dt, grain = _apply_delta(now, n, unit, 1)
             if grain in ("minute", "second", "hour") or "h" not in f and "dp" not in f:
+                if "h" not in f and "dp" not in f and (coarse := _offset_unit_start(dt, n, unit, past=False)):
+                    return Resolved("point", coarse[0], None, coarse[1])
                 return Resolved("point", dt, None, grain)
             day = dt.date()
     elif "en_end" in f:

@@ -752,3 +752,33 @@ def test_prefer_reads_open_ended_times(now: datetime, text: str, prefer: str | N
 def test_prefer_is_checked() -> None:
     with pytest.raises(ValueError):
         extract("3月5号", NOW, prefer="soon")
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "start", "grain"),
+    [
+        # a year-less month: as a day of it, counted from the month's last day
+        (NOW, "9月", d(2026, 9, 1), "month"),
+        (SUN_2330, "3月", d(2027, 3, 1), "month"),
+        (JAN_TUE, "12月", d(2026, 12, 1), "month"),
+        (JUN_SUN_2130, "2月份第二周", d(2026, 2, 9), "week"),  # 1 Feb 2026 is a Sunday
+        # whole years name a year; past months, quarters and weeks name that month / week
+        (NOW, "三年前", d(2023, 1, 1), "year"),
+        (SUN_2330, "三年后", d(2029, 1, 1), "year"),
+        (NOW, "两个月前", d(2026, 9, 1), "month"),
+        (NOW, "两周前", d(2026, 11, 9), "week"),
+        (SUN_2130, "两周前", d(2026, 11, 9), "week"),  # Sunday 15 Nov is the last day of that week
+        # future months and weeks keep their day (a follow-up date); so do halves
+        (NOW, "两个月后", d(2027, 1, 23), "day"),
+        (SUN_2330, "两周后", d(2026, 12, 13), "day"),
+        (NOW, "3年半前", d(2023, 5, 23), "day"),
+    ],
+)
+def test_open_months_and_unit_offsets(now: datetime, text: str, start: datetime, grain: str) -> None:
+    t = only(text, now)
+    assert (t.start, t.grain) == (start, grain)
+
+
+def test_since_a_unit_offset_starts_at_that_unit() -> None:
+    t = only("三个多月以来", NOW)
+    assert (t.kind, t.start, t.end) == ("range", d(2026, 8, 1), NOW)
