@@ -714,6 +714,13 @@ JUN_SUN_2130 = datetime(2026, 6, 14, 21, 30, tzinfo=SH)
         (NOW, "计划6月1号上线", d(2027, 6, 1)),
         (NOW, "约好了9月1日见面", d(2027, 9, 1)),
         (NOW, "We will visit on Nov 1", d(2027, 11, 1)),
+        (NOW, "收到了，9月1日见", d(2027, 9, 1)),  # "see you on": the 了 is another clause's
+        (NOW, "9月1日见到了王总", d(2026, 9, 1)),
+        # an appointment word with no tense marker reads as a plan; a past cue still wins
+        (NOW, "9月1日下午3点开会", d(2027, 9, 1, 15)),
+        (SUN_2130, "王总说了9月1日来拜访", d(2027, 9, 1)),  # the 了 of a speech verb
+        (SUN_2330, "9月1日拜访了王总", d(2026, 9, 1)),
+        (SUN_2330, "9月1日的合同", d(2026, 9, 1)),
         (NOW, "Nov 1", d(2026, 11, 1)),
     ],
 )
