@@ -16,6 +16,7 @@ from functools import lru_cache
 
 Lean = str  # "past" | "future"
 
+_REACH = 40
 _MARKS = frozenset("，。；！？,;!?\n")
 _CLAUSE_MARK = re.compile(r"[，。；！？,;!?\n]")
 
@@ -56,12 +57,14 @@ def _appointment() -> re.Pattern[str]:
 def clause_lean(text: str, start: int, end: int) -> Lean | None:
     """ "past" or "future" when the clause around ``text[start:end]`` carries a tense cue, else None.
 
-    The expression itself is left out, so the 了 of a clock time is never read."""
+    The expression itself is left out, so the 了 of a clock time is never read. A clause is read at most
+    `_REACH` characters either side (text without punctuation stays linear)."""
     a = start
-    while a > 0 and text[a - 1] not in _MARKS:
+    floor = max(0, start - _REACH)
+    while a > floor and text[a - 1] not in _MARKS:
         a -= 1
-    m = _CLAUSE_MARK.search(text, end)
-    b = m.start() if m else len(text)
+    m = _CLAUSE_MARK.search(text, end, end + _REACH)
+    b = m.start() if m else min(len(text), end + _REACH)
     around = text[a:start] + "\x00" + text[end:b]
     if _FUTURE.search(around):
         return "future"

@@ -789,3 +789,11 @@ def test_open_months_and_unit_offsets(now: datetime, text: str, start: datetime,
 def test_since_a_unit_offset_starts_at_that_unit() -> None:
     t = only("三个多月以来", NOW)
     assert (t.kind, t.start, t.end) == ("range", d(2026, 8, 1), NOW)
+
+
+def test_tense_reading_without_punctuation() -> None:
+    # thousands of year-less dates and no clause mark: each reads a bounded stretch around it (see
+    # nlp.tense._REACH), still its own 已经…了
+    ts = times("3月5号已经发货了" * 3000)
+    assert len(ts) == 3000
+    assert all(t.start == d(2026, 3, 5) for t in ts)
