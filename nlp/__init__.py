@@ -60,6 +60,7 @@ def extract(
     tz: str | None = None,
     gazetteer: list[GazetteerEntry] | None = None,
     catalogue: list[CatalogueEntry] | None = None,
+    prefer: str | None = None,
 ) -> Extraction:
     """Extract times, meetings, pain points, samples, contacts and customers from one message.
 
@@ -67,6 +68,11 @@ def extract(
     ("+08:00"); without it the zone of ``now`` is used. Every datetime in the result is in that zone.
     Lone surrogates (invalid code points) in ``text`` read as U+FFFD, in the returned ``text`` as
     well, so the result always serialises; spans are unchanged.
+
+    ``prefer`` ("future" or "past") reads a time whose year, month, week or day the text leaves open and
+    no tense cue settles as the next (or the last) occurrence, and a past clock time with no date as
+    tomorrow's (or a later one as yesterday's); None (the default) keeps our conventions (README, "Time
+    expressions: conventions"). A tense cue in the message ("已经发了", "约了") wins over it.
     """
     from nlp.normalize import without_surrogates
     from nlp.pipeline import Context, run
@@ -74,11 +80,13 @@ def extract(
 
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
+    if prefer not in (None, "future", "past"):
+        raise ValueError('prefer must be "future", "past" or None')
     zone, tzname = resolve_zone(now, tz)
     local_now = now.astimezone(zone)
     text = without_surrogates(text or "")
     lang = detect_language(text)
-    ctx = Context(local_now, zone, gazetteer, catalogue)
+    ctx = Context(local_now, zone, gazetteer, catalogue, prefer=prefer)
     run(lang, text, ctx)
     return Extraction(
         text=text,

@@ -3,6 +3,10 @@
 Metrics follow ``shared/data/time/README.md``: span F1 = exact span match; *point* = the resolved start is
 right to the minute for gold that is a single instant or day; *range-start* = the same for ranges and
 coarse points (start only). Extraction always runs on the full text (end to end).
+
+A case's declared suite options are used as the suite specifies them: JioNLP's ``ret_future`` (resolve an
+open-ended time to its next occurrence) is passed to the predictor as ``prefer="future"``
+(`case_prefer`); every other case gets ``prefer=None``, our own conventions.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from typing import Any
 
 from nlp.normalize import normalize
 
-# (span, start) pairs produced by an extractor for one text
-Predictor = Callable[[str, datetime, str], list[tuple[tuple[int, int], datetime]]]
+# (span, start) pairs produced by an extractor for one text, given (text, now, tz, prefer)
+Predictor = Callable[[str, datetime, str, str | None], list[tuple[tuple[int, int], datetime]]]
 
 _DUCKLING_TZ = "-02:00"
 _JIONLP_TZ = "Asia/Shanghai"
@@ -106,12 +110,17 @@ def _case_now(case: dict[str, Any]) -> tuple[datetime, str]:
     return datetime.fromisoformat(ref).replace(tzinfo=tz), tzname
 
 
+def case_prefer(case: dict[str, Any]) -> str | None:
+    """The reading a case's options ask for: "future" for JioNLP's ``ret_future``, else None."""
+    return "future" if (case.get("options") or {}).get("ret_future") is True else None
+
+
 def score(cases: Iterable[dict[str, Any]], predict: Predictor, keep_failures: bool = False) -> Score:
     sc = Score()
     for case in cases:
         sc.cases += 1
         now, tzname = _case_now(case)
-        preds = predict(case["text"], now, tzname)
+        preds = predict(case["text"], now, tzname, case_prefer(case))
         pred_spans = {p[0] for p in preds}
         sc.pred_spans += len(pred_spans)
         for sp in case["spans"]:
@@ -159,8 +168,10 @@ def extract_predictor() -> Predictor:
     """A predictor backed by the full `nlp.extract` pipeline."""
     from nlp import extract
 
-    def predict(text: str, now: datetime, tz: str) -> list[tuple[tuple[int, int], datetime]]:
-        ex = extract(text, now, tz=tz)
+    def predict(
+        text: str, now: datetime, tz: str, prefer: str | None = None
+    ) -> list[tuple[tuple[int, int], datetime]]:
+        ex = extract(text, now, tz=tz, prefer=prefer)
         return [(t.span, t.start.astimezone(now.tzinfo)) for t in ex.times]
 
     return predict

@@ -59,6 +59,7 @@ class Context:
     contacts: list[ContactMention] = field(default_factory=list)
     customers: list[CustomerMention] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    prefer: str | None = None  # "future" / "past": the caller's reading of open-ended times (`nlp.extract`)
 
 
 # The context lives in ``doc.user_data`` (spaCy's storage for custom data) under this key; the
@@ -220,7 +221,7 @@ def make_times(nlp: Language, name: str):  # noqa: ANN201
                 end=h.end,
                 grain=h.grain,  # type: ignore[arg-type]
             )
-            for h in extract_times(ctx.norm, ctx.now)
+            for h in extract_times(ctx.norm, ctx.now, ctx.prefer)
         ]
         return doc
 

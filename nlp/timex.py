@@ -29,6 +29,7 @@ from typing import Any
 from nlp import solar_terms, world_holidays
 from nlp.normalize import cn2num
 from nlp.rxscan import Scanner
+from nlp.tense import clause_lean
 
 # ---------------------------------------------------------------------------------------------------------
 # lexical pieces
@@ -1358,21 +1359,54 @@ def _hour24(h: int, dp: str | None, ap: str | None) -> int:
     return h  # 早上 上午 清晨 早晨 白天 黎明
 
 
-def _infer_year_md(today: date, mo: int, d: int) -> date | None:
+# a year-less date: last year's only when that is recent, this year's unless that is long past
+_LAST_YEAR_BACK = timedelta(days=60)
+_THIS_YEAR_BACK = timedelta(days=183)
+
+
+def _pick_occurrence(today: date, cands: list[date | None], lean: str | None) -> date | None:
+    """The occurrence of a year-less date the text means; ``cands`` are last year's, this year's and next
+    year's (None where there is none).
+
+    With a past cue the latest on or before today, with a future cue the first on or after today. With
+    neither, this year's, as people name a date of another year with 去年/明年 — except a date of last
+    year up to two months back (12月28号 sent in January) and a date of this year over half a year back,
+    which means next year's (3月5号 sent in November); 9月1日 sent in November is the past September 1."""
+    if lean == "past":
+        past = [c for c in cands if c is not None and c <= today]
+        return max(past) if past else None
+    if lean == "future":
+        fut = [c for c in cands if c is not None and c >= today]
+        return min(fut) if fut else None
+    prev, cur, nxt = cands
+    if prev is not None and prev >= today - _LAST_YEAR_BACK:
+        return prev
+    if cur is not None and cur >= today - _THIS_YEAR_BACK:
+        return cur
+    return nxt
+
+
+def _infer_year_md(today: date, mo: int, d: int, lean: str | None = None) -> date | None:
+    cands: list[date | None] = []
     for y in (today.year - 1, today.year, today.year + 1):
         try:
-            cand = date(y, mo, d)
+            cands.append(date(y, mo, d))
         except ValueError:
-            continue
-        if cand >= today - timedelta(days=60):
-            return cand
-    return None
+            cands.append(None)
+    return _pick_occurrence(today, cands, lean)
 
 
-def _infer_year_month(today: date, mo: int) -> int:
-    for y in (today.year - 1, today.year, today.year + 1):
-        if _month_end(y, mo) >= today - timedelta(days=60):
-            return y
+def _infer_year_month(today: date, mo: int, lean: str | None = None) -> int:
+    if lean == "past":
+        return today.year if mo <= today.month else today.year - 1
+    if lean == "future":
+        return today.year if mo >= today.month else today.year + 1
+    # as a day of it (`_pick_occurrence`), counting from the month's last day: 9月 sent in November is
+    # this September, 3月 next March, 12月 sent in January last December
+    if _month_end(today.year - 1, mo) >= today - _LAST_YEAR_BACK:
+        return today.year - 1
+    if _month_end(today.year, mo) >= today - _THIS_YEAR_BACK:
+        return today.year
     return today.year + 1
 
 
@@ -1410,6 +1444,24 @@ def _apply_delta(now: datetime, n: float, unit: str, sign: int) -> tuple[datetim
         return dt.replace(second=0, microsecond=0), "minute"
     dt = now + timedelta(seconds=amount)
     return dt.replace(microsecond=0), "second"
+
+
+def _offset_unit_start(dt: datetime, n: float, unit: str, past: bool) -> tuple[datetime, str] | None:
+    """A whole number of years, or in the past of months, quarters or weeks, names that unit, not a day:
+    三年前 / 三年后 sent in 2026 are the years 2023 / 2029, 两个月前 sent in November is September, 两周前
+    the week (from its Monday) two weeks back. Future months and weeks keep their day (两个月后再联系 is a
+    follow-up date); halves (3年半前) keep it too. None when the offset keeps its day."""
+    base, mult = _unit_delta(unit)
+    if n != int(n) or not (base == "month" or (base == "day" and mult == 7)):
+        return None
+    d = dt.date()
+    if base == "month" and mult == 12:
+        return _at(date(d.year, 1, 1), dt.tzinfo), "year"
+    if not past:
+        return None
+    if base == "month":
+        return _at(d.replace(day=1), dt.tzinfo), "month"
+    return _at(d - timedelta(days=d.weekday()), dt.tzinfo), "week"
 
 
 def _duration_delta(now: datetime, n: float, unit: str) -> tuple[datetime, str]:
@@ -1495,6 +1547,8 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         if suf in ("前", "之前", "以前"):
             dt, grain = _apply_delta(now, n, unit, -1)
             if grain in ("minute", "second") or "h" not in f:
+                if "dp" not in f and (coarse := _offset_unit_start(dt, n, unit, past=True)) is not None:
+                    return Resolved("point", coarse[0], None, coarse[1])
                 return Resolved("point", dt, None, grain)
             day = dt.date()
         elif suf in ("内", "之内", "以内"):
@@ -1502,10 +1556,14 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
             return Resolved("deadline", dt, None, grain)
         elif suf == "以来":
             dt, grain = _apply_delta(now, n, unit, -1)
+            if (coarse := _offset_unit_start(dt, n, unit, past=True)) is not None:
+                dt, grain = coarse
             return Resolved("range", dt, now, grain)
         else:
             dt, grain = _apply_delta(now, n, unit, 1)
             if grain in ("minute", "second", "hour") or "h" not in f and "dp" not in f:
+                if "h" not in f and "dp" not in f and (coarse := _offset_unit_start(dt, n, unit, past=False)):
+                    return Resolved("point", coarse[0], None, coarse[1])
                 return Resolved("point", dt, None, grain)
             day = dt.date()
     elif "en_end" in f:
@@ -1513,13 +1571,16 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
     elif "hol" in f:
         key = f["hol"]
         years = [y] if y is not None else [today.year - 1, today.year, today.year + 1]
+        if y is None and f.get("lean") == "past":
+            # "春节前已经发货了": the latest one that has begun
+            years.reverse()
         for yy in years:
             r = _holiday_date(key, yy)
             if r is None:
                 continue
             d0, hol_len = r
             last = d0 + timedelta(days=hol_len - 1) if f.get("bound") == "后" else d0
-            if y is not None or last >= today:
+            if y is not None or (d0 <= today if f.get("lean") == "past" else last >= today):
                 day = d0
                 break
         if day is None:
@@ -1534,10 +1595,10 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         if y is not None:
             day = _lunar_solar(y, lm, ld or 1, lleap)
         else:
-            for yy in (today.year - 1, today.year, today.year + 1):
-                day = _lunar_solar(yy, lm, ld or 1, lleap)
-                if day is not None and day >= today - timedelta(days=60):
-                    break
+            cands = [
+                _lunar_solar(yy, lm, ld or 1, lleap) for yy in (today.year - 1, today.year, today.year + 1)
+            ]
+            day = _pick_occurrence(today, cands, f.get("lean"))
         if day is None:
             return None
         if ld is None and "h" not in f:
@@ -1553,7 +1614,7 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
             yy = y
         try:
             if yy is None:
-                day = _infer_year_md(today, mo, f["d"])
+                day = _infer_year_md(today, mo, f["d"], f.get("lean"))
                 if day is None:
                     return None
             else:
@@ -1597,7 +1658,10 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         rel, wd = f["wk"]
         monday = today - timedelta(days=today.weekday())
         if rel is None:
+            # the coming X (today included); with a past cue the latest X ("周一已经发了" sent on a Wednesday)
             day = today + timedelta(days=(wd - today.weekday()) % 7)
+            if f.get("lean") == "past" and day > today:
+                day -= timedelta(days=7)
         else:
             day = monday + timedelta(days=7 * rel + wd)
     elif "week" in f:
@@ -1617,7 +1681,7 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
             yy, mo = base.year, base.month
         else:
             mo = f["m"]
-            yy = y if y is not None else _infer_year_month(today, mo)
+            yy = y if y is not None else _infer_year_month(today, mo, f.get("lean"))
         if "mpart" in f:
             return _mpart_range(yy, mo, f["mpart"], tz)
         if "h" not in f:
@@ -1652,7 +1716,15 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
             day = date(today.year, today.month, f["d"])
         except ValueError:
             day = None
-        if day is None or day < today - timedelta(days=7):
+        lean = f.get("lean")
+        if lean == "past" and (day is None or day > today):
+            # "8号已经发了" sent on the 5th: last month's 8th
+            prv = _add_months(today.replace(day=1), -1)
+            try:
+                day = date(prv.year, prv.month, f["d"])
+            except ValueError:
+                return None
+        elif lean != "past" and (day is None or day < today - timedelta(days=0 if lean == "future" else 7)):
             nxt = _add_months(today.replace(day=1), 1)
             try:
                 day = date(nxt.year, nxt.month, f["d"])
@@ -1661,6 +1733,9 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
     else:
         day = today
         dateless = True
+
+    if day is None:
+        return None
 
     # time of day
     if "can5" in f:
@@ -1672,7 +1747,16 @@ def _resolve_fields(f: dict[str, Any], now: datetime) -> Resolved | None:  # noq
         mi = f.get("mi", 0)
         sec = f.get("sec", 0)
         start = _at(day, tz, h, mi, sec)
-        if dateless and start < now - _PAST_GRACE and _day_part_over(f.get("dp"), day, now):
+        if f.get("prefer") == "future" and dateless and start < now:
+            start = _at(day + timedelta(days=1), tz, h, mi, sec)  # the caller asked for the next one
+        elif f.get("prefer") == "past" and dateless and start > now:
+            start = _at(day - timedelta(days=1), tz, h, mi, sec)
+        elif (
+            dateless
+            and f.get("lean") != "past"
+            and start < now - _PAST_GRACE
+            and _day_part_over(f.get("dp"), day, now)
+        ):
             # a clock time with no date that is well past today is the next one ("4点开会" or "下午4点开会"
             # sent on a Sunday at 21:30 is Monday 16:00); a just-past time, or one in a day part that is not
             # over yet, stays today ("3点的会" sent at 15:20, "早上8点" sent at 9:12)
@@ -2092,8 +2176,29 @@ def _fold_all(norm: str) -> str:
     return out
 
 
-def extract_times(norm: str, now: datetime) -> list[TimeHit]:
-    """Find and resolve the time expressions in normalised text ``norm``."""
+# an expression that leaves its year, month or week open reads the tense of its clause (`nlp.tense`)
+_OPEN_FIELDS = frozenset({"d", "m", "lunar", "hol", "wk", "h"})
+_FIXING_FIELDS = frozenset({"y", "yrel", "drel", "mrel", "offset", "week", "now", "dur", "poff", "qrel"})
+
+
+def _set_lean(chains: list[Chain], norm: str, prefer: str | None) -> None:
+    """Mark each open-ended chain with the tense of its clause ("lean"), else the caller's ``prefer``."""
+    for c in chains:
+        keys = c.f.keys()
+        if keys & _FIXING_FIELDS or not keys & _OPEN_FIELDS:
+            continue
+        lean = clause_lean(norm, c.start, c.end) or prefer
+        if lean is not None:
+            c.f["lean"] = lean
+        if prefer is not None:
+            c.f["prefer"] = prefer
+
+
+def extract_times(norm: str, now: datetime, prefer: str | None = None) -> list[TimeHit]:
+    """Find and resolve the time expressions in normalised text ``norm``.
+
+    ``prefer`` ("future" / "past") is the caller's reading of an expression whose year, month, week or day
+    the text leaves open and no tense cue settles (None: our conventions, see README)."""
     norm = _fold_all(norm)
     atoms: list[Atom] = []
     for m in _MASTER_SCAN.finditer(norm):
@@ -2103,6 +2208,7 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
     if not atoms:
         return []
     chains = _build_chains(atoms, norm)
+    _set_lean(chains, norm, prefer)
     hits: list[TimeHit] = []
     last_chain = -1
     i = 0
@@ -2130,6 +2236,9 @@ def extract_times(norm: str, now: datetime) -> list[TimeHit]:
                             hits.pop()
                     elif "dp" in c.f:
                         f1["dp"] = c.f["dp"]
+                    for k in ("lean", "prefer"):
+                        if k in c.f:
+                            f1.setdefault(k, c.f[k])
                     r1 = resolve_fields(f1, now)
                     if r1 is not None:
                         r2 = _resolve_with_date(_inherit(c.f, f1, r1), now)

@@ -37,9 +37,11 @@ def only(text: str, now: datetime = NOW, tz: str | None = None):
         ("2026年3月5日", d(2026, 3, 5), "day"),
         ("12月8日", d(2026, 12, 8), "day"),
         ("12月3号", d(2026, 12, 3), "day"),
-        # year-less: more than ~2 months in the past rolls to next year
+        # year-less, no tense cue: this year's unless over half a year back (then next year's)
         ("3月5号", d(2027, 3, 5), "day"),
-        ("9月1日", d(2027, 9, 1), "day"),
+        ("9月1日", d(2026, 9, 1), "day"),  # 83 days back: the September 1 just past
+        ("6月1号", d(2026, 6, 1), "day"),  # 175 days back
+        ("5月20号", d(2027, 5, 20), "day"),  # 187 days back: next year's
         ("11月1号", d(2026, 11, 1), "day"),
         ("1月10日", d(2027, 1, 10), "day"),
         ("今天", d(2026, 11, 23), "day"),
@@ -414,7 +416,8 @@ def test_identifiers_are_not_dates() -> None:
 
 
 def test_a_message_that_is_only_a_date() -> None:
-    assert only("6/30").start == d(2027, 6, 30)  # more than two months past: next year
+    assert only("6/30").start == d(2026, 6, 30)  # under half a year back: this year's
+    assert only("5/20").start == d(2027, 5, 20)  # over half a year back: next year's
     assert only("12-08").start == d(2026, 12, 8)
     assert times("3.5") == []  # a number, not 5 March
 
@@ -659,3 +662,138 @@ def test_cantonese_single_digit_minutes_need_a_day_part() -> None:
     assert only("晏晝三點三").start == d(2026, 11, 23, 15, 15)  # 晏昼 = afternoon; 三 字 = 15 minutes
     assert times("三点三") == []  # alone, a decimal
     assert times("增长了三点三个百分点") == []
+
+
+# --- year-less dates and other open-ended times: the year (month, week) the text means -----------------
+# Worked out on a calendar: 2026-11-23 is a Monday, 2026-11-29 a Sunday, 2027-01-05 a Tuesday, 2026-06-14 a
+# Sunday. Spring Festival 2026 is 17 February; 中秋 2026 is 25 September, 2027 15 September; lunar 2025's
+# 腊月初十 is 2026-01-28, lunar 2026's is 2027-01-17.
+JAN_TUE = datetime(2027, 1, 5, 10, 0, tzinfo=SH)
+JUN_SUN_2130 = datetime(2026, 6, 14, 21, 30, tzinfo=SH)
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "start"),
+    [
+        # no tense cue: this year's, unless over half a year back (next year's) or a recent date of last year
+        (NOW, "3月5号", d(2027, 3, 5)),
+        (NOW, "9月1日", d(2026, 9, 1)),
+        (SUN_2130, "9月1日", d(2026, 9, 1)),
+        (SUN_2330, "1月10日", d(2027, 1, 10)),
+        (SUN_2330, "12月8日", d(2026, 12, 8)),
+        (JAN_TUE, "12月28号", d(2026, 12, 28)),  # 8 days back, across new year
+        (JAN_TUE, "11月1号", d(2027, 11, 1)),  # 65 days back is no longer "recent": this year's
+        (JAN_TUE, "9月1日", d(2027, 9, 1)),
+        (JUN_SUN_2130, "1月3", d(2026, 1, 3)),  # 162 days back
+        (JUN_SUN_2130, "四月十三", d(2026, 4, 13)),
+        (JUN_SUN_2130, "12月20号", d(2026, 12, 20)),
+        (JUN_SUN_2130, "大年初十", d(2026, 2, 26)),  # lunar: the same rule (正月初一 = 17 Feb 2026)
+        # past cues: the latest occurrence on or before the send day
+        (NOW, "3月5号已经发货了", d(2026, 3, 5)),
+        (NOW, "上次12月1号来过", d(2025, 12, 1)),
+        (NOW, "3月5号开过会", d(2026, 3, 5)),
+        (NOW, "3月5号开会了", d(2026, 3, 5)),  # 开会 is no modal 会
+        (NOW, "3月5号的发票需要重开了", d(2026, 3, 5)),  # 需要 is no plan
+        (NOW, "we met on March 5", d(2026, 3, 5)),
+        (SUN_2130, "周一已经发货了", d(2026, 11, 23)),
+        (SUN_2130, "周三收到了样品", d(2026, 11, 25)),
+        (SUN_2330, "周日已经付款了", d(2026, 11, 29)),  # the same day
+        (SUN_2330, "周五已经发了", d(2026, 11, 27)),
+        (SUN_2330, "周五发", d(2026, 12, 4)),  # no cue: the coming Friday
+        (NOW, "25号已经发了", d(2026, 10, 25)),
+        (NOW, "20号发的货", d(2026, 11, 20)),
+        (NOW, "中秋节已经送过礼了", d(2026, 9, 25)),
+        (NOW, "中秋节", d(2027, 9, 15)),  # a holiday with no cue: the next one
+        (SUN_2330, "腊月初十已经结账了", d(2026, 1, 28)),
+        (SUN_2330, "腊月初十", d(2027, 1, 17)),
+        (SUN_2130, "4点已经开完会了", d(2026, 11, 29, 16)),  # done: not rolled to Monday
+        (SUN_2130, "4点开会", d(2026, 11, 30, 16)),
+        # future cues: the first occurrence on or after the send day; a plan word beats 了
+        (JAN_TUE, "约了12月28号拜访", d(2027, 12, 28)),
+        (NOW, "9月1日要交货", d(2027, 9, 1)),
+        (NOW, "计划6月1号上线", d(2027, 6, 1)),
+        (NOW, "约好了9月1日见面", d(2027, 9, 1)),
+        (NOW, "We will visit on Nov 1", d(2027, 11, 1)),
+        (NOW, "收到了，9月1日见", d(2027, 9, 1)),  # "see you on": the 了 is another clause's
+        (NOW, "9月1日见到了王总", d(2026, 9, 1)),
+        # an appointment word with no tense marker reads as a plan; a past cue still wins
+        (NOW, "9月1日下午3点开会", d(2027, 9, 1, 15)),
+        (SUN_2130, "王总说了9月1日来拜访", d(2027, 9, 1)),  # the 了 of a speech verb
+        (SUN_2330, "9月1日拜访了王总", d(2026, 9, 1)),
+        (SUN_2330, "9月1日的合同", d(2026, 9, 1)),
+        (NOW, "Nov 1", d(2026, 11, 1)),
+    ],
+)
+def test_year_less_dates_read_the_tense_of_their_clause(now: datetime, text: str, start: datetime) -> None:
+    assert only(text, now).start == start
+
+
+def test_tense_cue_of_another_clause_does_not_count() -> None:
+    assert only("已经收到了，3月5号见", NOW).start == d(2027, 3, 5)
+    assert only("约了王总，9月1日的合同", NOW).start == d(2026, 9, 1)
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "prefer", "start"),
+    [
+        (NOW, "早上9点", None, d(2026, 11, 23, 9)),  # just past, morning not over: today
+        (NOW, "早上9点", "future", d(2026, 11, 24, 9)),
+        (NOW, "下午3点", "past", d(2026, 11, 22, 15)),
+        (NOW, "11月1号", "future", d(2027, 11, 1)),
+        (NOW, "12月8日", "past", d(2025, 12, 8)),
+        (SUN_2130, "周五", "past", d(2026, 11, 27)),
+        (SUN_2130, "周五", "future", d(2026, 12, 4)),
+        (SUN_2330, "周日", "past", d(2026, 11, 29)),
+        (SUN_2330, "23点", "past", d(2026, 11, 29, 23)),
+        (SUN_2330, "22点", "future", d(2026, 11, 30, 22)),
+        (NOW, "11月1号已经发货了", "future", d(2026, 11, 1)),  # the text's own cue wins
+        (NOW, "明天下午3点", "past", d(2026, 11, 24, 15)),  # nothing open: prefer changes nothing
+    ],
+)
+def test_prefer_reads_open_ended_times(now: datetime, text: str, prefer: str | None, start: datetime) -> None:
+    ts = extract(text, now, prefer=prefer).times
+    assert len(ts) == 1, ts
+    assert ts[0].start == start
+
+
+def test_prefer_is_checked() -> None:
+    with pytest.raises(ValueError):
+        extract("3月5号", NOW, prefer="soon")
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "start", "grain"),
+    [
+        # a year-less month: as a day of it, counted from the month's last day
+        (NOW, "9月", d(2026, 9, 1), "month"),
+        (SUN_2330, "3月", d(2027, 3, 1), "month"),
+        (JAN_TUE, "12月", d(2026, 12, 1), "month"),
+        (JUN_SUN_2130, "2月份第二周", d(2026, 2, 9), "week"),  # 1 Feb 2026 is a Sunday
+        # whole years name a year; past months, quarters and weeks name that month / week
+        (NOW, "三年前", d(2023, 1, 1), "year"),
+        (SUN_2330, "三年后", d(2029, 1, 1), "year"),
+        (NOW, "两个月前", d(2026, 9, 1), "month"),
+        (NOW, "两周前", d(2026, 11, 9), "week"),
+        (SUN_2130, "两周前", d(2026, 11, 9), "week"),  # Sunday 15 Nov is the last day of that week
+        # future months and weeks keep their day (a follow-up date); so do halves
+        (NOW, "两个月后", d(2027, 1, 23), "day"),
+        (SUN_2330, "两周后", d(2026, 12, 13), "day"),
+        (NOW, "3年半前", d(2023, 5, 23), "day"),
+    ],
+)
+def test_open_months_and_unit_offsets(now: datetime, text: str, start: datetime, grain: str) -> None:
+    t = only(text, now)
+    assert (t.start, t.grain) == (start, grain)
+
+
+def test_since_a_unit_offset_starts_at_that_unit() -> None:
+    t = only("三个多月以来", NOW)
+    assert (t.kind, t.start, t.end) == ("range", d(2026, 8, 1), NOW)
+
+
+def test_tense_reading_without_punctuation() -> None:
+    # thousands of year-less dates and no clause mark: each reads a bounded stretch around it (see
+    # nlp.tense._REACH), still its own 已经…了
+    ts = times("3月5号已经发货了" * 3000)
+    assert len(ts) == 3000
+    assert all(t.start == d(2026, 3, 5) for t in ts)
