@@ -118,7 +118,7 @@ def configure_platforms() -> None:
     if settings.slack.enabled and "slack" not in _registry:
         from integrations.slack.notifier import SlackNotifier
 
-        register(SlackNotifier.from_settings(settings.slack, redis_url=settings.effective_redis_url))
+        register(SlackNotifier.from_settings(settings.slack))
 
 
 register_configured = configure_platforms  # the name the WeCom branch used
