@@ -9,6 +9,8 @@
   ``alert:<id>:<step>:<member>``: at most one per alert, step and recipient.
 - Acknowledging stops the chain; a snooze (reason and end required) holds it and reopens the alert when it
   ends (the chain resumes one working day later); new activity on the subject resolves it.
+- An escalation reaching a manager or a director is also posted to the team's alert channels
+  (core/channels.py decides what a team channel receives).
 - Pushes created in the recipient's quiet hours are held until the next morning (Notice.next_attempt_at).
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from config.rules import Rules, SlaRule
+from core import channels
 from core.messages import Action, OutboundMessage
 from core.models import Alert, Member, Notice
 from core.notices import create_notice
@@ -189,6 +192,7 @@ def escalate_due(session: Session, result: ScanResult, rules: Rules, now: dateti
         target = resolve_role(session, chain[step].to, person)
         if target is not None:
             notify(session, alert, target, step + 1, now, prefix="升级 (escalated) ", rules=rules)
+            channels.escalated(session, alert, step + 1, person, target, now, rules)
         result.escalated += 1
 
 
