@@ -316,6 +316,72 @@ def test_app_mention_runs_the_command_once_and_answers_privately(slack: Slack, e
     assert env.calls_to("/api/chat.postMessage") == [] and _inbox() == []
 
 
+PARENT_TS = "1764122000.000200"
+
+
+def test_capture_in_a_thread_captures_the_threads_parent(slack: Slack, env: FakeServer) -> None:
+    """ "@bot 记一下 甲乙" as a reply in a thread: the parent (read with conversations.replies) is what is
+    captured, like a quote-reply on the other platforms; the confirmation is private, in the thread."""
+    HISTORY[("C0SALES", PARENT_TS)] = {
+        "type": "message",
+        "user": "UCUSTOMER",
+        "text": "我们这边账期太短，资金压力很大",
+        "ts": PARENT_TS,
+        "thread_ts": PARENT_TS,
+        "reply_count": 1,
+    }
+    mention = {
+        "type": "app_mention",
+        "channel": "C0SALES",
+        "user": "UZHOU",
+        "text": f"<@{BOT}> 记一下 甲乙",
+        "ts": TS,
+        "thread_ts": PARENT_TS,
+        "event_ts": TS,
+    }
+    assert slack.event(mention, event_id="EvT1").status_code == 200
+    slack.event(msg_event(f"<@{BOT}> 记一下 甲乙", channel="C0SALES", user="UZHOU", thread_ts=PARENT_TS))
+    [read] = env.calls_to("/api/conversations.replies")
+    assert (read.query["channel"], read.query["ts"]) == (["C0SALES"], [PARENT_TS])
+    [row] = _inbox()
+    assert (row.intent, row.quoted_text, row.customer_hint, row.sender_id) == (
+        "capture",
+        "我们这边账期太短，资金压力很大",
+        "甲乙",
+        "UZHOU",
+    )
+    [answer] = env.calls_to("/api/chat.postEphemeral")
+    a = _args(answer)
+    assert (a["channel"], a["user"], a["thread_ts"]) == ("C0SALES", "UZHOU", PARENT_TS)
+    assert env.calls_to("/api/chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "thread_ts", "asks"),
+    [
+        (f"<@{BOT}> capture", PARENT_TS, True),
+        (f"<@{BOT}> /capture 甲乙", PARENT_TS, True),
+        (f"<@{BOT}> 记一下甲乙", PARENT_TS, True),
+        (f"<@{BOT}> help", PARENT_TS, False),  # another command in a thread: the parent is not read
+        (f"<@{BOT}> 记一下 甲乙", None, False),  # not in a thread
+        (f"<@{BOT}> 记一下 甲乙", TS, False),  # the thread's parent itself
+        (f"<@{BOT}> captured it", PARENT_TS, False),
+    ],
+)
+def test_which_thread_replies_read_the_parent(text: str, thread_ts: str | None, asks: bool) -> None:
+    from integrations.slack.payloads import asks_thread_capture
+
+    event = {"text": text, "ts": TS} | ({"thread_ts": thread_ts} if thread_ts else {})
+    assert asks_thread_capture(event) is asks
+
+
+def test_thread_help_does_not_read_the_parent(slack: Slack, env: FakeServer) -> None:
+    event = msg_event(f"<@{BOT}> help", channel="C0SALES", user="UZHOU", thread_ts=PARENT_TS)
+    slack.event(event)
+    assert env.calls_to("/api/conversations.replies") == [] and _inbox() == []
+    assert len(env.calls_to("/api/chat.postEphemeral")) == 1
+
+
 def test_direct_message_to_the_bot_is_a_capture_confirmed_in_the_dm(slack: Slack, env: FakeServer) -> None:
     dm = msg_event("戊己那边说账期太短，资金压力大", channel="D0DM", user="UCHEN", channel_type="im")
     slack.event(dm, event_id="EvD1")
