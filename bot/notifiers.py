@@ -87,6 +87,8 @@ def is_connected(platform: str | None) -> bool:
 
 
 def register_channel(notifier: Notifier) -> None:
+    """A team alert channel's notifier. It carries ``ref`` (config AlertChannel.ref: what core stores in
+    a channel notice's ``extra.channel``) and ``team``; ``send`` gets that ref as ``user_id``."""
     _channels.setdefault(notifier.platform, []).append(notifier)
 
 

@@ -245,6 +245,11 @@ def live_alerts(session: Session, rule_ids: list[str]) -> list[Alert]:
 
 
 def recipients(session: Session, alert_id: int) -> list[tuple[int, int | None]]:
-    """(step, member id) of every Notice sent for an alert, in order."""
-    rows = session.exec(select(Notice).where(Notice.alert_id == alert_id).order_by(col(Notice.id))).all()
+    """(step, member id) of every Notice sent for an alert to a member, in order (team-channel posts,
+    which have no recipient, are left out)."""
+    rows = session.exec(
+        select(Notice)
+        .where(Notice.alert_id == alert_id, col(Notice.recipient_id).is_not(None))
+        .order_by(col(Notice.id))
+    ).all()
     return [(int((n.payload.get("extra") or {}).get("step", 0)), n.recipient_id) for n in rows]

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 #: escalation targets whose alerts also go to the team channel
 CHANNEL_ROLES = ("manager", "director")
+#: lines per list in a team summary (the busiest members first), so it fits one robot message
+MAX_LINES = 15
 
 
 def configured() -> list[AlertChannel]:
@@ -191,16 +193,22 @@ def team_summary(
         unacked += sum(1 for m in audience_members(session, p) if m.id in ids and m.id not in acked)
 
     lines = ["**逾期与待处理 Overdue todos · open alerts**"]
-    busy = [mid for mid in names if overdue.get(mid) or open_alerts.get(mid)]
+    busy = sorted(
+        (mid for mid in names if overdue.get(mid) or open_alerts.get(mid)),
+        key=lambda mid: (-(overdue.get(mid, 0) + open_alerts.get(mid, 0)), names[mid]),
+    )
     lines += [
-        f"- {names[mid]}：逾期 {overdue.get(mid, 0)} · 提醒 {open_alerts.get(mid, 0)}" for mid in busy
+        f"- {names[mid]}：逾期 {overdue.get(mid, 0)} · 提醒 {open_alerts.get(mid, 0)}"
+        for mid in busy[:MAX_LINES]
     ] or ["- 无 none"]
+    if len(busy) > MAX_LINES:  # a robot message has a size limit (WeCom markdown: 4096 bytes)
+        lines.append(f"- … +{len(busy) - MAX_LINES}")
     lines.append(f"**升级中 Open escalations ({len(escalations)})**")
-    lines += [f"- A{a.id} {names.get(a.recipient_id, '-')} · {a.title}" for a in escalations[:10]] or [
+    lines += [f"- A{a.id} {names.get(a.recipient_id, '-')} · {a.title}" for a in escalations[:MAX_LINES]] or [
         "- 无 none"
     ]
-    if len(escalations) > 10:
-        lines.append(f"- … +{len(escalations) - 10}")
+    if len(escalations) > MAX_LINES:
+        lines.append(f"- … +{len(escalations) - MAX_LINES}")
     lines.append(f"**今日会议 Today's meetings: {len(meetings)}**")
     lines.append(f"**未确认政策 Policy acknowledgements missing: {unacked}**")
     return OutboundMessage(

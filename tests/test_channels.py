@@ -116,6 +116,16 @@ def test_escalations_to_manager_and_director_reach_the_team_channels(team: None,
     run_scan(t(2026, 10, 10, 18, 1))  # three working days (the make-up Saturday): the director
     alerts_posted = channel_notices("channel_alert")
     assert len(alerts_posted) == 6 and all("林总监" in n.title for n in alerts_posted[3:])
+    from core.alerts import recipients
+    from core.views import alerts_json
+
+    with session_scope() as s:  # "who was told" lists members only, not the channel posts
+        assert [step for step, _m in recipients(s, a.id or 0)] == [0, 1, 2]
+        assert None not in recipients(s, a.id or 0)[0] and alerts_json(s)[0]["recipients"] == [
+            "小周",
+            "王经理",
+            "林总监",
+        ]
 
     start = t(2026, 10, 10, 18, 2)
     for i in range(30):
@@ -232,3 +242,25 @@ def test_no_channels_configured_creates_nothing(db: str, tmp_path: Path) -> None
     run_scan(t(2026, 9, 30, 18, 1))
     run_scan(t(2026, 10, 8, 18, 1))
     assert channel_notices() == []
+
+
+def test_a_large_team_summary_lists_the_busiest_and_fits_one_robot_message(team: None) -> None:
+    from config.rules import get_rules
+    from core.calendar import context_for
+    from core.channels import MAX_LINES, team_summary
+    from core.models import Member, Todo
+
+    with session_scope() as s:
+        for i in range(MAX_LINES + 5):
+            m = Member(name=f"销售{i:02d}", role="rep", region="华东-浙沪")
+            s.add(m)
+            s.flush()
+            for j in range(i % 3 + 1):  # 1 to 3 overdue todos each
+                s.add(Todo(owner_id=m.id, title="跟进", due=t(2026, 11, 20, 10), dedup_key=f"big:{i}:{j}"))
+    with session_scope() as s:
+        members = list(s.exec(select(Member)).all())
+        msg = team_summary(s, members, "华东", context_for(get_rules()), t(2026, 11, 25, 9))
+    body = msg.body
+    assert body.count("：逾期 ") == MAX_LINES and "- … +5" in body
+    assert body.index("：逾期 3") < body.index("：逾期 1")  # the busiest first
+    assert len(body.encode()) < 4096 and msg.fields["overdue"] == str(sum(i % 3 + 1 for i in range(20)))

@@ -357,6 +357,7 @@ def test_watchdog_replaces_a_silent_connection(fake: FakeServer, db: str) -> Non
     assert opened[0].json["clientId"] == APP_KEY
     assert {"type": "EVENT", "topic": "*"} in opened[0].json["subscriptions"]
     assert {"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"} in opened[0].json["subscriptions"]
+    assert {"type": "CALLBACK", "topic": "/v1.0/card/instances/callback"} in opened[0].json["subscriptions"]
 
 
 def test_live_connection_with_pongs_is_kept(fake: FakeServer, db: str) -> None:
