@@ -66,6 +66,18 @@ class LeadIn(BaseModel):
     message: str | None = Field(default=None, max_length=5000)
 
 
+def _enqueue_delivery(notice_id: int) -> None:
+    """Deliver one outbox notice now, in a worker (bot.tasks.deliver_notice: safe to run twice)."""
+    from bot.tasks import deliver_notice
+
+    try:
+        deliver_notice.delay(notice_id)
+    except Exception as exc:  # the broker is down: the beat's outbox pass still delivers it
+        import logging
+
+        logging.getLogger(__name__).warning("delivery not enqueued (%s); the outbox pass sends it", exc)
+
+
 def create_app(handler: InboundHandler | None = None) -> FastAPI:
     """The web app; `handler` (default: one `BotHandler`) is what every platform adapter calls."""
     settings = get_settings()
@@ -83,7 +95,10 @@ def create_app(handler: InboundHandler | None = None) -> FastAPI:
     from integrations.wecom.routes import build_router as wecom_router
     from integrations.wecom.service import WeComService
 
-    app.include_router(wecom_router(WeComService.from_settings(settings, handler)))
+    # replies to members go through the outbox; a handler that hands work to Celery (the running system)
+    # also gets each reply's delivery enqueued at once, otherwise the beat's outbox pass sends it
+    on_notice = _enqueue_delivery if getattr(handler, "enqueue", None) is not None else None
+    app.include_router(wecom_router(WeComService.from_settings(settings, handler, on_notice=on_notice)))
 
     if settings.slack.enabled:
         from integrations.slack.app import SlackAdapter

@@ -14,6 +14,8 @@
   message listing them all (one rate-limit slot, one platform message, each notice marked sent).
 - Failures: ``DeliveryError(retry_after=S)`` (429) waits S seconds; other transient errors back off
   exponentially with jitter up to ``MAX_ATTEMPTS``; ``permanent`` errors are never retried.
+- Team channels: a notice with no recipient and ``extra.channel`` (core/channels.py) goes through that
+  channel's notifier (bot.notifiers.channel_notifier), paced per robot / channel like any other.
 - At most once: a notice left in ``sending`` by a killed worker is not re-sent (it may have gone out); it
   is marked failed with the reason, for an operator to see.
 """
@@ -92,11 +94,18 @@ def _expire_stuck(session: Session, now: datetime) -> int:
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def channel_of(n: Notice) -> str | None:
+    """The team channel (its ``ref``) a channel notice goes to (core/channels.py), else None."""
+    ref = (n.payload.get("extra") or {}).get("channel") if isinstance(n.payload, dict) else None
+    return str(ref) if ref and n.recipient_id is None else None
+
+
 def _is_duplicate(session: Session, n: Notice) -> bool:
     """An earlier notice says the same thing about the same alert to the same recipient (whatever its
     key): this one is never sent. Only the earliest counts, so two workers cannot both skip. A different
-    message about the alert (an escalation, "snooze ended") is a new occasion, not a duplicate."""
-    if n.alert_id is None:
+    message about the alert (an escalation, "snooze ended") is a new occasion, not a duplicate. (A team
+    channel's notices are keyed per channel, alert and step by core.)"""
+    if n.alert_id is None or channel_of(n) is not None:
         return False
     earlier = session.exec(
         select(Notice.id).where(
@@ -115,7 +124,7 @@ def _is_duplicate(session: Session, n: Notice) -> bool:
 
 
 def _hold(session: Session, n: Notice, now: datetime) -> bool:
-    if n.kind in RESPONSE_KINDS:
+    if n.kind in RESPONSE_KINDS or channel_of(n) is not None:  # a channel's team hours: set by core
         return False
     until = quiet_until(session, n.recipient_id, now)
     if until is None:
@@ -136,6 +145,7 @@ class _Job:
     message: OutboundMessage
     key: str
     alert_ids: list[int] = field(default_factory=list)
+    channel: str | None = None  # a team channel's ref: sent through that channel's notifier
 
 
 def _recipient_address(
@@ -190,6 +200,11 @@ def digest_message(notices: list[Notice]) -> OutboundMessage:
 
 def _job(session: Session, notices: list[Notice]) -> _Job:
     first = notices[0]
+    ref = channel_of(first)
+    if ref is not None:  # never folded into a digest: channel notices have no recipient
+        return _Job(
+            [first.id or 0], first.platform, ref, _message_of(first), first.idempotency_key, channel=ref
+        )
     platform, user_id = _recipient_address(session, first.recipient_id, first.platform)
     ids = [n.id or 0 for n in notices]
     if len(notices) == 1:
@@ -209,8 +224,33 @@ def _backoff(attempts: int) -> float:
     return base * (1 + 0.2 * random.random())  # jitter: workers that failed together retry apart
 
 
+def _fail(job: _Job, err: DeliveryError, now: datetime) -> str:
+    with session_scope() as session:
+        for nid in job.ids:
+            n = session.get(Notice, nid)
+            if n is None or n.state != "sending":
+                continue
+            n.last_error = str(err)[:500]
+            if err.permanent or n.attempts >= MAX_ATTEMPTS:
+                n.state = "failed"
+                log.warning("notice %s failed for good after %s attempt(s)", nid, n.attempts)
+            else:
+                n.state = "pending"
+                delay = err.retry_after if err.retry_after is not None else _backoff(n.attempts)
+                n.next_attempt_at = now + timedelta(seconds=delay)
+            session.add(n)
+    return "failed"
+
+
 def _send(job: _Job, now: datetime) -> str:
-    notifier = notifiers.notifier_for(job.platform)
+    if job.channel is not None:
+        found = notifiers.channel_notifier(job.platform, job.channel)
+        if found is None:
+            err = DeliveryError(f"team channel {job.channel} is no longer configured", permanent=True)
+            return _fail(job, err, now)
+        notifier = found
+    else:
+        notifier = notifiers.notifier_for(job.platform)
     dest = notifiers.destination(notifier, job.user_id)
     wait = ratelimit.limiter().acquire(dest.key, dest.limit, dest.per_seconds, now)
     c = table_of(Notice).c
@@ -228,21 +268,7 @@ def _send(job: _Job, now: datetime) -> str:
         notifier.send(user_id=job.user_id, message=job.message, notice_key=job.key)
     except Exception as exc:  # noqa: BLE001 - anything but DeliveryError counts as transient
         err = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
-        with session_scope() as session:
-            for nid in job.ids:
-                n = session.get(Notice, nid)
-                if n is None or n.state != "sending":
-                    continue
-                n.last_error = str(err)[:500]
-                if err.permanent or n.attempts >= MAX_ATTEMPTS:
-                    n.state = "failed"
-                    log.warning("notice %s failed for good after %s attempt(s)", nid, n.attempts)
-                else:
-                    n.state = "pending"
-                    delay = err.retry_after if err.retry_after is not None else _backoff(n.attempts)
-                    n.next_attempt_at = now + timedelta(seconds=delay)
-                session.add(n)
-        return "failed"
+        return _fail(job, err, now)
     with session_scope() as session:
         session.execute(
             update(table_of(Notice))

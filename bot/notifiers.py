@@ -87,6 +87,8 @@ def is_connected(platform: str | None) -> bool:
 
 
 def register_channel(notifier: Notifier) -> None:
+    """A team alert channel's notifier. It carries ``ref`` (config AlertChannel.ref: what core stores in
+    a channel notice's ``extra.channel``) and ``team``; ``send`` gets that ref as ``user_id``."""
     _channels.setdefault(notifier.platform, []).append(notifier)
 
 
@@ -114,11 +116,20 @@ def configure_platforms() -> None:
     wecom = client_from_settings(settings)
     if wecom is not None and "wecom" not in _registry:
         register(WeComNotifier(wecom))
+    if any(c.platform == "wecom" for c in settings.alert_channels):
+        from integrations.wecom.notifier import robot_notifiers
 
-    if settings.slack.enabled and "slack" not in _registry:
+        for robot in robot_notifiers(settings, wecom):
+            register_channel(robot)
+
+    if settings.slack.enabled:
         from integrations.slack.notifier import SlackNotifier
 
-        register(SlackNotifier.from_settings(settings.slack, redis_url=settings.effective_redis_url))
+        if "slack" not in _registry:
+            register(SlackNotifier.from_settings(settings.slack))
+        for c in settings.alert_channels:
+            if c.platform == "slack" and c.channel:
+                register_channel(SlackNotifier.from_settings(settings.slack, team=c.team, ref=c.channel))
 
 
 register_configured = configure_platforms  # the name the WeCom branch used
@@ -146,6 +157,15 @@ def channels_for(platform: str, team: str | None = None) -> list[Notifier]:
     if team is None:
         return list(found)
     return [c for c in found if getattr(c, "team", None) in (None, team)]
+
+
+def channel_notifier(platform: str | None, ref: str) -> Notifier | None:
+    """The notifier of one team channel, by the ``ref`` core stored in the notice (a Slack channel id, or
+    ``robot-<hash>`` of a robot webhook); None when that channel is no longer configured."""
+    for c in channels_for(platform or ""):
+        if getattr(c, "ref", None) == ref:
+            return c
+    return None
 
 
 def fallback() -> LoggingNotifier:

@@ -124,6 +124,16 @@ class AlertChannel(BaseModel):
     secret: SecretStr | None = None
     channel: str | None = None
 
+    @property
+    def ref(self) -> str:
+        """A stable name for the channel that is safe to store and log: the Slack channel id, else
+        ``robot-`` and a hash of the webhook (a robot webhook carries its access token)."""
+        if self.channel:
+            return self.channel
+        import hashlib
+
+        return "robot-" + hashlib.sha256((self.webhook or "").encode()).hexdigest()[:16]
+
 
 def default_database_url() -> str:
     return f"sqlite:///{DEFAULT_VAR_DIR / 'loopkeeper.sqlite'}"

@@ -200,7 +200,14 @@ def bind_conversation(
     conversation_id: str,
     customer: Customer,
     auto_record: bool | None = None,
-) -> Conversation:
+    *,
+    external: bool = False,
+) -> tuple[Conversation, list[str]]:
+    """Bind a conversation to a customer. An external one (``external``, or already known as external)
+    also binds its customer-side people as the customer's contacts (core.platform_contacts): the
+    conversation and the contact ids bound now."""
+    from core.platform_contacts import bind_conversation_contacts
+
     conv = session.exec(
         select(Conversation).where(
             Conversation.platform == platform, Conversation.conversation_id == conversation_id
@@ -210,12 +217,25 @@ def bind_conversation(
         conv = Conversation(platform=platform, conversation_id=conversation_id)
     frm = str(conv.customer_id) if conv.customer_id else None
     conv.customer_id = customer.id
+    if external:
+        conv.external = True
     if auto_record is not None:
         conv.auto_record = auto_record
     session.add(conv)
     session.flush()
     _audit(session, member, "conversation.bind", "conversation", conv.id, frm, customer.name)
-    return conv
+    contacts = bind_conversation_contacts(session, conv, customer)
+    if contacts:
+        _audit(
+            session,
+            member,
+            "contact.bind",
+            "conversation",
+            conv.id,
+            None,
+            f"{customer.name} ({len(contacts)})",
+        )
+    return conv, contacts
 
 
 def answer_question(session: Session, member: Member, question_ref: str, answer: str, now: datetime) -> int:

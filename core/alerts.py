@@ -9,6 +9,8 @@
   ``alert:<id>:<step>:<member>``: at most one per alert, step and recipient.
 - Acknowledging stops the chain; a snooze (reason and end required) holds it and reopens the alert when it
   ends (the chain resumes one working day later); new activity on the subject resolves it.
+- An escalation reaching a manager or a director is also posted to the team's alert channels
+  (core/channels.py decides what a team channel receives).
 - Pushes created in the recipient's quiet hours are held until the next morning (Notice.next_attempt_at).
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from config.rules import Rules, SlaRule
+from core import channels
 from core.messages import Action, OutboundMessage
 from core.models import Alert, Member, Notice
 from core.notices import create_notice
@@ -189,6 +192,7 @@ def escalate_due(session: Session, result: ScanResult, rules: Rules, now: dateti
         target = resolve_role(session, chain[step].to, person)
         if target is not None:
             notify(session, alert, target, step + 1, now, prefix="升级 (escalated) ", rules=rules)
+            channels.escalated(session, alert, step + 1, person, target, now, rules)
         result.escalated += 1
 
 
@@ -241,6 +245,11 @@ def live_alerts(session: Session, rule_ids: list[str]) -> list[Alert]:
 
 
 def recipients(session: Session, alert_id: int) -> list[tuple[int, int | None]]:
-    """(step, member id) of every Notice sent for an alert, in order."""
-    rows = session.exec(select(Notice).where(Notice.alert_id == alert_id).order_by(col(Notice.id))).all()
+    """(step, member id) of every Notice sent for an alert to a member, in order (team-channel posts,
+    which have no recipient, are left out)."""
+    rows = session.exec(
+        select(Notice)
+        .where(Notice.alert_id == alert_id, col(Notice.recipient_id).is_not(None))
+        .order_by(col(Notice.id))
+    ).all()
     return [(int((n.payload.get("extra") or {}).get("step", 0)), n.recipient_id) for n in rows]

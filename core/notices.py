@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.messages import OutboundMessage
-from core.models import Notice
+from core.models import Notice, PlatformIdentity
 from core.sqlutil import insert_ignore
 
 
@@ -104,3 +104,29 @@ def create_notice(
     if now is not None:
         values["created_at"] = now
     return insert_ignore(session, Notice, values, ["idempotency_key"])  # type: ignore[arg-type]
+
+
+def reply_notice(
+    session: Session, *, platform: str, user_id: str, key: str, message: OutboundMessage
+) -> int | None:
+    """An answer to what a member just did, as an outbox row (kind ``reply``: never held by quiet hours,
+    never folded into a digest), so a crash between the request and the send loses nothing. ``key`` comes
+    from the inbound event's unique key, so a redelivered event creates no second row. None when the
+    platform user is no member (there is nobody to address through the outbox) or the row exists."""
+    ident = session.exec(
+        select(PlatformIdentity).where(
+            PlatformIdentity.platform == platform, PlatformIdentity.user_id == user_id
+        )
+    ).first()
+    if ident is None:
+        return None
+    return create_notice(
+        session,
+        key=key,
+        recipient_id=ident.member_id,
+        kind="reply",
+        platform=platform,
+        message=OutboundMessage(
+            title=message.title, body=message.body, fields=message.fields, actions=message.actions
+        ),
+    )

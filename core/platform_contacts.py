@@ -3,13 +3,19 @@
 The first capture from the chat toolbar (or a command naming the customer) binds the contact; later
 captures from the same contact know their customer without asking. A rep may correct a binding: binding a
 contact again moves it to the new customer.
+
+An external (customer) group conversation bound to a customer also binds its customer-side people: every
+sender seen in it who is no member (`bind_conversation_contacts`), and any external ids a platform can list
+for the group (`bind_external_ids`, e.g. WeCom's customer-group member list). A contact already bound to
+another customer keeps that binding (a group may hold a partner's or another customer's people); only a
+rep binding that contact directly moves it.
 """
 
 from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from core.models import Conversation, Customer, CustomerPlatformContact
+from core.models import Conversation, Customer, CustomerPlatformContact, InboxMessage, PlatformIdentity
 
 
 def contact_customer(session: Session, platform: str, external_id: str) -> Customer | None:
@@ -67,3 +73,42 @@ def bind_conversation(
     session.add(conv)
     session.flush()
     return conv
+
+
+def external_senders(session: Session, platform: str, conversation_pk: int) -> list[str]:
+    """Platform ids of the senders seen in a conversation who are no member, in order of appearance."""
+    ids = session.exec(
+        select(InboxMessage.sender_id)
+        .where(
+            InboxMessage.platform == platform,
+            InboxMessage.conversation_pk == conversation_pk,
+            InboxMessage.sender_member_id == None,  # noqa: E711 - SQL IS NULL
+        )
+        .order_by(InboxMessage.id)  # type: ignore[arg-type]
+    ).all()
+    members = set(
+        session.exec(select(PlatformIdentity.user_id).where(PlatformIdentity.platform == platform)).all()
+    )
+    return list(dict.fromkeys(i for i in ids if i and i not in members))
+
+
+def bind_external_ids(
+    session: Session, platform: str, external_ids: list[str], customer: Customer
+) -> list[str]:
+    """Bind each id not yet bound to any customer; the ids bound now."""
+    bound = []
+    for ext in dict.fromkeys(external_ids):
+        if ext and contact_customer(session, platform, ext) is None:
+            bind_contact(session, platform, ext, customer)
+            bound.append(ext)
+    return bound
+
+
+def bind_conversation_contacts(session: Session, conv: Conversation, customer: Customer) -> list[str]:
+    """An external conversation bound to ``customer``: its customer-side senders become the customer's
+    contacts (see the module docstring); the ids bound now. Nothing for an internal conversation."""
+    if not conv.external or conv.id is None:
+        return []
+    return bind_external_ids(
+        session, conv.platform, external_senders(session, conv.platform, conv.id), customer
+    )

@@ -183,7 +183,10 @@ def alerts_json(
     members = _names(session)
     customers = {c.id or 0: c.name for c in session.exec(select(Customer)).all()}
     told: dict[int, list[int | None]] = {}
-    for n in session.exec(select(Notice).where(col(Notice.alert_id).is_not(None)).order_by(col(Notice.id))):
+    member_notices = select(Notice).where(  # team-channel posts (no recipient) are not "who was told"
+        col(Notice.alert_id).is_not(None), col(Notice.recipient_id).is_not(None)
+    )
+    for n in session.exec(member_notices.order_by(col(Notice.id))):
         told.setdefault(n.alert_id or 0, []).append(n.recipient_id)
     return [
         alert_json(a, members, customers, tz, told.get(a.id or 0, []))

@@ -316,6 +316,72 @@ def test_app_mention_runs_the_command_once_and_answers_privately(slack: Slack, e
     assert env.calls_to("/api/chat.postMessage") == [] and _inbox() == []
 
 
+PARENT_TS = "1764122000.000200"
+
+
+def test_capture_in_a_thread_captures_the_threads_parent(slack: Slack, env: FakeServer) -> None:
+    """ "@bot 记一下 甲乙" as a reply in a thread: the parent (read with conversations.replies) is what is
+    captured, like a quote-reply on the other platforms; the confirmation is private, in the thread."""
+    HISTORY[("C0SALES", PARENT_TS)] = {
+        "type": "message",
+        "user": "UCUSTOMER",
+        "text": "我们这边账期太短，资金压力很大",
+        "ts": PARENT_TS,
+        "thread_ts": PARENT_TS,
+        "reply_count": 1,
+    }
+    mention = {
+        "type": "app_mention",
+        "channel": "C0SALES",
+        "user": "UZHOU",
+        "text": f"<@{BOT}> 记一下 甲乙",
+        "ts": TS,
+        "thread_ts": PARENT_TS,
+        "event_ts": TS,
+    }
+    assert slack.event(mention, event_id="EvT1").status_code == 200
+    slack.event(msg_event(f"<@{BOT}> 记一下 甲乙", channel="C0SALES", user="UZHOU", thread_ts=PARENT_TS))
+    [read] = env.calls_to("/api/conversations.replies")
+    assert (read.query["channel"], read.query["ts"]) == (["C0SALES"], [PARENT_TS])
+    [row] = _inbox()
+    assert (row.intent, row.quoted_text, row.customer_hint, row.sender_id) == (
+        "capture",
+        "我们这边账期太短，资金压力很大",
+        "甲乙",
+        "UZHOU",
+    )
+    [answer] = env.calls_to("/api/chat.postEphemeral")
+    a = _args(answer)
+    assert (a["channel"], a["user"], a["thread_ts"]) == ("C0SALES", "UZHOU", PARENT_TS)
+    assert env.calls_to("/api/chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "thread_ts", "asks"),
+    [
+        (f"<@{BOT}> capture", PARENT_TS, True),
+        (f"<@{BOT}> /capture 甲乙", PARENT_TS, True),
+        (f"<@{BOT}> 记一下甲乙", PARENT_TS, True),
+        (f"<@{BOT}> help", PARENT_TS, False),  # another command in a thread: the parent is not read
+        (f"<@{BOT}> 记一下 甲乙", None, False),  # not in a thread
+        (f"<@{BOT}> 记一下 甲乙", TS, False),  # the thread's parent itself
+        (f"<@{BOT}> captured it", PARENT_TS, False),
+    ],
+)
+def test_which_thread_replies_read_the_parent(text: str, thread_ts: str | None, asks: bool) -> None:
+    from integrations.slack.payloads import asks_thread_capture
+
+    event = {"text": text, "ts": TS} | ({"thread_ts": thread_ts} if thread_ts else {})
+    assert asks_thread_capture(event) is asks
+
+
+def test_thread_help_does_not_read_the_parent(slack: Slack, env: FakeServer) -> None:
+    event = msg_event(f"<@{BOT}> help", channel="C0SALES", user="UZHOU", thread_ts=PARENT_TS)
+    slack.event(event)
+    assert env.calls_to("/api/conversations.replies") == [] and _inbox() == []
+    assert len(env.calls_to("/api/chat.postEphemeral")) == 1
+
+
 def test_direct_message_to_the_bot_is_a_capture_confirmed_in_the_dm(slack: Slack, env: FakeServer) -> None:
     dm = msg_event("戊己那边说账期太短，资金压力大", channel="D0DM", user="UCHEN", channel_type="im")
     slack.event(dm, event_id="EvD1")
@@ -589,7 +655,7 @@ def test_alert_buttons_round_trip_to_the_handler(slack: Slack, env: FakeServer) 
     from integrations.slack.notifier import SlackNotifier
 
     alert_id = _alert_for("小周")
-    notifier = SlackNotifier(TOKEN, env.url + "/api/", min_interval=0)
+    notifier = SlackNotifier(TOKEN, env.url + "/api/")
     notifier.send(
         user_id="UZHOU",
         message=OutboundMessage(
@@ -662,7 +728,7 @@ def test_notifier_maps_rate_limit_and_permanent_errors(env: FakeServer) -> None:
     from core.notices import DeliveryError
     from integrations.slack.notifier import SlackNotifier
 
-    n = SlackNotifier(TOKEN, env.url + "/api", min_interval=0)
+    n = SlackNotifier(TOKEN, env.url + "/api")
     env.route(
         "POST",
         "/api/chat.postMessage",
@@ -682,24 +748,76 @@ def test_notifier_maps_rate_limit_and_permanent_errors(env: FakeServer) -> None:
     assert not exc.value.permanent
 
 
-def test_notifier_spaces_messages_per_channel(env: FakeServer) -> None:
+def test_notifier_declares_one_per_second_per_channel_and_never_waits(env: FakeServer) -> None:
+    """Pacing belongs to the delivery layer: the notifier names the bucket (one per channel, 1/s as in
+    platforms.md §1.10) and sends at once when called."""
+    from bot import notifiers
     from core.messages import OutboundMessage
+    from core.notices import Destination
     from integrations.slack.notifier import SlackNotifier
 
-    now = [100.0]
-    slept: list[float] = []
-
-    def sleep(d: float) -> None:
-        slept.append(d)
-        now[0] += d
-
-    n = SlackNotifier(TOKEN, env.url + "/api/", clock=lambda: now[0], sleep=sleep)
-    m = OutboundMessage(title="x")
-    n.send(user_id="C1", message=m, notice_key="a")
-    n.send(user_id="C2", message=m, notice_key="b")  # another channel: no wait
-    n.send(user_id="C1", message=m, notice_key="c")  # same channel: about 1 s after the first
-    assert slept == [pytest.approx(1.0)]
+    n = SlackNotifier(TOKEN, env.url + "/api/")
+    assert notifiers.destination(n, "C1") == Destination("slack:channel:C1", 1, 1.0)
+    assert notifiers.destination(n, "UCHEN") != notifiers.destination(n, "C1")
+    start = time.monotonic()
+    for key in "abc":
+        n.send(user_id="C1", message=OutboundMessage(title="x"), notice_key=key)
+    assert time.monotonic() - start < 0.9  # three posts to one channel, no sleeping in the notifier
     assert len(env.calls_to("/api/chat.postMessage")) == 3
+
+
+def _slack_notices(keys_and_members: list[tuple[str, str]]) -> list[int]:
+    """Answers (sent at once, never folded into a digest) to members with a Slack identity."""
+    from core.messages import OutboundMessage
+    from core.notices import create_notice
+
+    ids = []
+    with session_scope() as s:
+        for key, name in keys_and_members:
+            m = s.exec(select(Member).where(Member.name == name)).one()
+            nid = create_notice(
+                s,
+                key=key,
+                recipient_id=m.id,
+                kind="reply",
+                message=OutboundMessage(title=key),
+                platform="slack",
+            )
+            assert nid is not None
+            ids.append(nid)
+    return ids
+
+
+def _posted_channels(env: FakeServer) -> list[str]:
+    return [_args(c)["channel"] for c in env.calls_to("/api/chat.postMessage")]
+
+
+def test_delivery_paces_slack_posts_per_channel(slack: Slack, env: FakeServer) -> None:
+    """Two workers delivering at the same instant: one post per channel per second, other channels
+    unaffected, the held notice goes out a second later (and the wait is no attempt)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot import delivery, notifiers, ratelimit
+    from core.models import Notice
+
+    notifiers.reset()
+    ratelimit.reset_limiter()
+    t0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    ids = _slack_notices([("n1", "小陈"), ("n2", "小陈"), ("n3", "小周")])
+    try:
+        delivery.deliver_pending(now=t0)  # worker A
+        delivery.deliver_pending(now=t0)  # worker B
+        assert sorted(_posted_channels(env)) == ["UCHEN", "UZHOU"]
+        delivery.deliver_pending(now=t0 + timedelta(seconds=0.5))
+        assert len(_posted_channels(env)) == 2  # still inside the channel's second
+        delivery.deliver_pending(now=t0 + timedelta(seconds=1))
+        assert sorted(_posted_channels(env)) == ["UCHEN", "UCHEN", "UZHOU"]
+        with session_scope() as s:
+            rows = [s.get(Notice, i) for i in ids]
+            assert all(r is not None and r.state == "sent" and r.attempts == 1 for r in rows)
+    finally:
+        notifiers.reset()
+        ratelimit.reset_limiter()
 
 
 def test_delivery_goes_through_the_registered_slack_notifier(slack: Slack, env: FakeServer) -> None:
@@ -1031,26 +1149,31 @@ def test_response_url_allow_list(url: str, ok: bool) -> None:
 
 
 @pytest.mark.redis
-def test_notifiers_in_two_workers_share_the_per_channel_spacing(env: FakeServer, redis_url: str) -> None:
+def test_slack_posts_from_two_workers_share_the_channel_limit_in_redis(
+    slack: Slack, env: FakeServer, redis_url: str
+) -> None:
+    """The same channel pacing with the Redis limiter the workers share when Redis is configured."""
     import uuid
+    from datetime import UTC, datetime, timedelta
 
-    from core.messages import OutboundMessage
-    from integrations.slack.notifier import SlackNotifier
+    from bot import delivery, notifiers, ratelimit
 
-    channel = f"C{uuid.uuid4().hex[:10].upper()}"
-    slept: list[float] = []
-
-    def sleep(d: float) -> None:
-        slept.append(d)
-        time.sleep(d)
-
-    a = SlackNotifier(TOKEN, env.url + "/api/", sleep=sleep, redis_url=redis_url)
-    b = SlackNotifier(TOKEN, env.url + "/api/", sleep=sleep, redis_url=redis_url)
-    start = time.monotonic()
-    a.send(user_id=channel, message=OutboundMessage(title="1"), notice_key="r1")
-    b.send(user_id=channel, message=OutboundMessage(title="2"), notice_key="r2")  # another "worker"
-    assert time.monotonic() - start >= 0.9 and slept
-    assert len(env.calls_to("/api/chat.postMessage")) == 2
+    notifiers.reset()
+    channel = "UCHEN"
+    _slack_notices([("r1", "小陈"), ("r2", "小陈")])
+    t0 = datetime.now(UTC).replace(microsecond=0)  # Lua keeps 14 significant digits
+    try:
+        prefix = f"lk-test:{uuid.uuid4().hex}:"
+        ratelimit._limiter = ratelimit.RedisRateLimiter(redis_url, prefix=prefix)
+        delivery.deliver_pending(now=t0)
+        ratelimit._limiter = ratelimit.RedisRateLimiter(redis_url, prefix=prefix)
+        delivery.deliver_pending(now=t0)  # another "worker" with its own connection
+        assert _posted_channels(env) == [channel]
+        delivery.deliver_pending(now=t0 + timedelta(seconds=1))
+        assert _posted_channels(env) == [channel, channel]
+    finally:
+        notifiers.reset()
+        ratelimit.reset_limiter()
 
 
 def test_unsubscribed_events_and_rate_limit_notices_get_200(slack: Slack, env: FakeServer) -> None:

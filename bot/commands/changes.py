@@ -146,12 +146,19 @@ def _bind(ctx: Context, args: list[str]) -> Reply:
     if ctx.conversation.kind == "direct":
         raise actions.ActionError("请在客户群里使用 (use it in the customer's group conversation)")
     customer = queries.customer_for(ctx.session, ctx.member, " ".join(args))
-    actions.bind_conversation(ctx.session, ctx.member, ctx.platform, ctx.conversation.id, customer)
-    return Reply(
-        title=f"已绑定 Bound: {customer.name}",
-        body="本群之后被记录的消息都会归到该客户。",
-        private=True,
+    _conv, contacts = actions.bind_conversation(
+        ctx.session,
+        ctx.member,
+        ctx.platform,
+        ctx.conversation.id,
+        customer,
+        external=ctx.conversation.external,
     )
+    body = "本群之后被记录的消息都会归到该客户。"
+    if contacts:
+        n = len(contacts)
+        body += f"\n群里的 {n} 位客户联系人也已绑定到该客户 ({n} customer contact(s) bound)."
+    return Reply(title=f"已绑定 Bound: {customer.name}", body=body, private=True)
 
 
 @command(

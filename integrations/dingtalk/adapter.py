@@ -7,6 +7,9 @@
   OpenAPI; privately (1:1 to the asking member) when the reply is private or the group has customers in it.
 - `handle_event`: approval events → `ApprovalEvent`, deduplicated on the event id → `handler.on_approval`.
 - `handle_action`: a signed action link (links.py) → `ActionInvocation` → `handler.on_action`.
+- `handle_card_action`: a button press on an interactive card (Stream topic
+  `/v1.0/card/instances/callback`, normalize.card_action) → `handler.on_action`, deduplicated on the
+  frame's message id; the answer goes to the member privately (`deliver_private`), after the ack.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from integrations.dingtalk.normalize import (
     PLATFORM,
     approval_event,
     approval_keys,
+    card_action,
     quote_of,
     robot_message,
 )
@@ -200,6 +204,28 @@ class DingTalkAdapter:
             ActionInvocation(platform=PLATFORM, sender=Sender(platform_user_id=user), value=value)
         )
         return reply or Reply(title="已收到 Received", private=True)
+
+    # -- interactive card buttons -------------------------------------------------------------------
+    def handle_card_action(
+        self, message_id: str, fields: dict[str, Any]
+    ) -> tuple[ActionInvocation, Reply | None]:
+        """A card callback (fields as normalize.card_action takes them) → the handler; the reply is None
+        for a duplicate frame. Raises PayloadError for an unusable callback."""
+        inv = card_action(**fields)
+        key = [f"card:{message_id or inv.value + ':' + inv.sender.platform_user_id}"]
+        if not seen.claim(PLATFORM, key, self.clock()):
+            log.info("duplicate DingTalk card callback ignored")
+            return inv, None
+        try:
+            reply = self.handler.on_action(inv)
+        except Exception:
+            seen.release(PLATFORM, key)
+            raise
+        return inv, reply or Reply(title="已收到 Received", private=True)
+
+    def deliver_private(self, staff_id: str, reply: Reply) -> str:
+        """A reply to one member, 1:1 through the app robot (buttons become their signed links)."""
+        return self._direct(staff_id, reply, lambda a: self.links.url(a.value, staff_id))
 
 
 def build_adapter(handler: InboundHandler, settings: Any, *, http: Any = None) -> DingTalkAdapter:

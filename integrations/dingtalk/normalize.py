@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.messages import ApprovalEvent, ChatMessage, ConversationRef, Sender
+from core.messages import ActionInvocation, ApprovalEvent, ChatMessage, ConversationRef, Sender
 
 PLATFORM = "dingtalk"
 DIRECT = "1"  # conversationType: "1" single chat, "2" group
@@ -271,4 +271,46 @@ def approval_event(
         form={},  # the form is fetched later (GET /v1.0/workflow/processInstances) by a lookup task
         occurred_at=from_ms(occurred_ms) or from_ms(data.get("finishTime")) or received_at,
         raw={"event_type": event_type, "corp_id": corp_id, "data": data},
+    )
+
+
+# --- interactive card callbacks (Stream topic /v1.0/card/instances/callback) -----------------------------
+
+MAX_ACTION_VALUE = 256
+
+
+def card_action(
+    *,
+    user_id: str,
+    content: Any,
+    out_track_id: str = "",
+    space_id: str = "",
+    space_type: str = "",
+    corp_id: str = "",
+) -> ActionInvocation:
+    """A button press on an interactive card → `ActionInvocation`. The card's callback content is
+    ``{"cardPrivateData": {"actionIds": [...], "params": {...}}}``; our cards put the `Action.value` in the
+    button's ``params.value`` (else the action id is the value). Raises PayloadError without a user or a
+    value."""
+    if not user_id:
+        raise PayloadError("card callback without userId")
+    data = _as_dict(content) or {}
+    private = _as_dict(data.get("cardPrivateData")) or {}
+    params = _as_dict(private.get("params")) or {}
+    value = params.get("value")
+    if not isinstance(value, str) or not value.strip():
+        ids = private.get("actionIds")
+        value = ids[0] if isinstance(ids, list) and ids and isinstance(ids[0], str) else None
+    if not value or not value.strip() or len(value) > MAX_ACTION_VALUE:
+        raise PayloadError("card callback without a usable action value")
+    conversation = None
+    if space_id:
+        kind = "group" if space_type.upper() == "IM_GROUP" else "direct"
+        conversation = ConversationRef(id=space_id, kind=kind)
+    return ActionInvocation(
+        platform=PLATFORM,
+        sender=Sender(platform_user_id=user_id),
+        value=value.strip(),
+        conversation=conversation,
+        reply_handle={"sender_staff_id": user_id, "card_instance_id": out_track_id, "corp_id": corp_id},
     )

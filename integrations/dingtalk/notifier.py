@@ -43,12 +43,18 @@ class GroupRobotNotifier:
     rate_limit = RATE_LIMIT
 
     def __init__(
-        self, client: DingTalkClient, webhook: str, secret: str | None, team: str | None = None
+        self,
+        client: DingTalkClient,
+        webhook: str,
+        secret: str | None,
+        team: str | None = None,
+        ref: str | None = None,
     ) -> None:
         self.client = client
         self.webhook = webhook
         self.secret = secret
         self.team = team
+        self.ref = ref  # the channel's name in notices (config AlertChannel.ref), never the webhook
 
     def destination_key(self, user_id: str = "") -> str:
         return webhook_destination(self.webhook)
@@ -89,5 +95,5 @@ def build_notifiers(
         if client is None:  # custom group robots need no app credentials
             client = DingTalkClient(client_id="", client_secret="", api_url=dt.api_url, http=http)
         secret_value = ch.secret.get_secret_value() if ch.secret else None
-        channels.append(GroupRobotNotifier(client, ch.webhook, secret_value, ch.team))
+        channels.append(GroupRobotNotifier(client, ch.webhook, secret_value, ch.team, ch.ref))
     return member, channels

@@ -6,6 +6,10 @@ with what its `start()` lacks:
 - robot messages (`ChatbotMessage.TOPIC`): the handler runs in a worker thread (`asyncio.to_thread`: the
   bot's handler touches the database) and the frame is acknowledged as soon as it returns (inbox insert
   only); the reply is sent afterwards, also off the event loop;
+- interactive card button presses (`Card_Callback_Router_Topic`, `/v1.0/card/instances/callback`): parsed
+  by the SDK's `CardCallbackMessage`, handed to the handler as an `ActionInvocation` in a worker thread,
+  acknowledged with `{"response": null}` (the card itself is left as it is: an answer that does not name
+  `cardUpdateOptions` would overwrite the card's data), and answered to the member privately afterwards;
 - EVENT pushes: acknowledged with the documented `{"status": "SUCCESS"}` (the SDK echoes the event data
   instead), or `LATER` when the handler failed so DingTalk redelivers;
 - SYSTEM `disconnect`: not answered (as documented); a new connection is opened at once;
@@ -31,7 +35,9 @@ import httpx
 import websockets
 from dingtalk_stream import (
     AckMessage,
+    CallbackHandler,
     CallbackMessage,
+    CardCallbackMessage,
     ChatbotHandler,
     ChatbotMessage,
     Credential,
@@ -96,6 +102,47 @@ class RobotMessageHandler(ChatbotHandler):
             self.adapter.deliver_reply(outcome.message, outcome.reply)
         except Exception as exc:
             log.warning("DingTalk reply not delivered: %s", exc)
+
+
+class CardCallbackHandler(CallbackHandler):
+    """`/v1.0/card/instances/callback`: a button on an interactive card → `handler.on_action`."""
+
+    def __init__(self, adapter: DingTalkAdapter, spawn: Spawn) -> None:
+        super().__init__()
+        self.adapter = adapter
+        self.spawn = spawn
+        self.logger = log
+
+    async def process(self, callback: CallbackMessage) -> tuple[int, Any]:  # type: ignore[override]
+        data = callback.data if isinstance(callback.data, dict) else {}
+        try:
+            card = CardCallbackMessage.from_dict(data)  # the SDK's own parsing (JSON-decodes content)
+            fields = {
+                "user_id": str(card.user_id or ""),
+                "content": card.content,
+                "out_track_id": str(card.card_instance_id or ""),
+                "space_id": str(data.get("spaceId") or ""),
+                "space_type": str(data.get("spaceType") or ""),
+                "corp_id": str(card.corp_id or ""),
+            }
+            inv, reply = await asyncio.to_thread(
+                self.adapter.handle_card_action, callback.headers.message_id or "", fields
+            )
+        except (PayloadError, KeyError, TypeError, ValueError) as exc:
+            log.warning("unusable card callback: %s", type(exc).__name__)
+            return AckMessage.STATUS_BAD_REQUEST, None
+        except Exception:
+            log.exception("card callback handler failed")
+            return AckMessage.STATUS_SYSTEM_EXCEPTION, None
+        if reply is not None:
+            self.spawn(asyncio.to_thread(self._deliver, inv.sender.platform_user_id, reply))
+        return AckMessage.STATUS_OK, None
+
+    def _deliver(self, staff_id: str, reply: Any) -> None:
+        try:
+            self.adapter.deliver_private(staff_id, reply)
+        except Exception as exc:
+            log.warning("DingTalk card answer not delivered: %s", exc)
 
 
 class ApprovalEventHandler(EventHandler):
@@ -167,6 +214,9 @@ class StreamClient(DingTalkStreamClient):
         self.connections = 0  # websocket connections opened so far (the watchdog and tests read it)
         self.system_handler = QuietSystemHandler()
         self.register_callback_handler(ChatbotMessage.TOPIC, RobotMessageHandler(adapter, self.spawn))
+        self.register_callback_handler(
+            CallbackHandler.TOPIC_CARD_CALLBACK, CardCallbackHandler(adapter, self.spawn)
+        )
         self.register_all_event_handler(ApprovalEventHandler(adapter))
 
     # -- background work ----------------------------------------------------------------------------------

@@ -89,6 +89,15 @@ async def fetch_message(client: AsyncWebClient, channel: str, ts: str) -> dict[s
     return None
 
 
+async def fetch_thread_parent(client: AsyncWebClient, channel: str, thread_ts: str) -> dict[str, Any] | None:
+    """The parent message of a thread (``conversations.replies`` lists it first)."""
+    resp = await client.conversations_replies(channel=channel, ts=thread_ts, limit=1, inclusive=True)
+    for m in resp.get("messages") or []:
+        if m.get("ts") == thread_ts:
+            return dict(m)
+    return None
+
+
 def _base(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
@@ -226,7 +235,13 @@ class SlackAdapter:
     async def _answer(self, event: dict[str, Any], external: bool) -> None:
         user, channel = str(event["user"]), str(event["channel"])
         await self._ensure_identity(user)
-        msg = payloads.chat_message(event, addressed=True, external=external)
+        parent = None
+        if payloads.asks_thread_capture(event):  # "@bot 记一下 …" in a thread: capture the thread's parent
+            try:
+                parent = await fetch_thread_parent(self.client, channel, str(event["thread_ts"]))
+            except SlackApiError as exc:
+                log.info("thread capture: cannot read the parent (%s)", exc.response.get("error"))
+        msg = payloads.chat_message(event, addressed=True, external=external, quoted=parent)
         reply = await asyncio.to_thread(self.handler.on_message, msg)
         if reply is None:
             return

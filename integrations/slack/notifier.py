@@ -4,19 +4,16 @@ A notice to a member is posted to their Slack user id, which Slack delivers as a
 app (private, never into a channel shared with customers); a team alert channel id (``C…``) works the same.
 Buttons carry ``Action.value`` verbatim; Slack sends them back as ``block_actions`` (see `app.py`).
 
-Rate limits: chat.postMessage allows about one message per second per channel (platforms.md §1.10), so
-sends to one channel are spaced by `min_interval` — across every worker through Redis when a Redis URL is
-configured (``SET key NX PX``), otherwise within this process; a ``429`` raises
-``DeliveryError(retry_after=Retry-After)`` and the outbox retries then. Errors that no retry can fix
-(unknown channel, bot not in channel, revoked token…) are permanent.
+Rate limits: chat.postMessage allows about one message per second per channel (platforms.md §1.10). The
+notifier only declares that (`destination`: key ``slack:channel:<id>``, 1 per second); the delivery layer
+(bot/delivery.py with the shared limiter of bot/ratelimit.py) paces every worker on it, so the notifier
+never waits by itself. A ``429`` raises ``DeliveryError(retry_after=Retry-After)`` and the outbox retries
+then. Errors that no retry can fix (unknown channel, bot not in channel, revoked token…) are permanent.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -24,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from config.settings import SlackSettings
 from core.messages import OutboundMessage
-from core.notices import DeliveryError
+from core.notices import DeliveryError, Destination
 from integrations.slack.render import blocks, fallback_text
 
 log = logging.getLogger(__name__)
@@ -72,7 +69,13 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+#: chat.postMessage: about one message per second per channel (a DM counts as the member's channel)
+RATE_LIMIT = (1, 1.0)
+
+
 class SlackNotifier:
+    """Posts to a member (their user id opens the DM) or a channel id; paced by the delivery layer."""
+
     platform = "slack"
 
     def __init__(
@@ -80,56 +83,27 @@ class SlackNotifier:
         token: str,
         api_url: str,
         *,
-        min_interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
         timeout: int = 10,
-        redis_url: str | None = None,
+        team: str | None = None,
+        ref: str | None = None,
     ) -> None:
         self.client = WebClient(token=token, base_url=_base(api_url), timeout=timeout)
-        self.min_interval = min_interval
-        self.clock = clock
-        self.sleep = sleep
-        self._next: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._redis: Any = None
-        if redis_url:
-            import redis
-
-            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2)
+        #: as a team alert channel: its team and ref (the channel id), see bot.notifiers.channel_notifier
+        self.team = team
+        self.ref = ref
 
     @classmethod
-    def from_settings(cls, settings: SlackSettings, redis_url: str | None = None) -> SlackNotifier:
+    def from_settings(
+        cls, settings: SlackSettings, *, team: str | None = None, ref: str | None = None
+    ) -> SlackNotifier:
         assert settings.bot_token is not None
-        return cls(settings.bot_token.get_secret_value(), settings.api_url, redis_url=redis_url)
+        return cls(settings.bot_token.get_secret_value(), settings.api_url, team=team, ref=ref)
 
-    def _wait_turn(self, channel: str) -> None:
-        if self._redis is not None and self.min_interval > 0:
-            try:
-                self._wait_shared(channel)
-                return
-            except Exception:  # Redis unreachable: space sends within this process instead
-                log.warning("slack rate limiter: Redis unavailable, limiting per process")
-        self._wait_local(channel)
-
-    def _wait_shared(self, channel: str) -> None:
-        key, ms = f"loopkeeper:slack:post:{channel}", max(1, int(self.min_interval * 1000))
-        for _ in range(10_000):
-            if self._redis.set(key, b"1", nx=True, px=ms):
-                return
-            self.sleep(max(int(self._redis.pttl(key)), 5) / 1000)
-        raise RuntimeError("slack rate limiter: no turn")
-
-    def _wait_local(self, channel: str) -> None:
-        with self._lock:
-            now = self.clock()
-            at = max(now, self._next.get(channel, now))
-            self._next[channel] = at + self.min_interval
-        if at > now:
-            self.sleep(at - now)
+    def destination(self, user_id: str) -> Destination:
+        """Slack limits chat.postMessage per channel: one bucket per user id / channel id."""
+        return Destination(f"slack:channel:{user_id}", *RATE_LIMIT)
 
     def send(self, *, user_id: str, message: OutboundMessage, notice_key: str) -> None:
-        self._wait_turn(user_id)
         try:
             self.client.chat_postMessage(
                 channel=user_id,

@@ -60,6 +60,25 @@ def mentions(text: str, user_id: str | None) -> bool:
     return bool(user_id) and bool(re.search(rf"<@{re.escape(user_id or '')}(?:\|[^>]*)?>", text or ""))
 
 
+#: the words that, addressed to the bot inside a thread, capture the thread's parent message (the adapter
+#: reads the parent only then; the command itself is still decided by the shared registry)
+THREAD_CAPTURE_WORDS = ("记一下", "capture")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def asks_thread_capture(event: dict[str, Any]) -> bool:
+    """A reply inside a thread (not the parent itself) whose text, mentions removed, starts with
+    "记一下" or "capture" (optionally as "/capture")."""
+    thread_ts = event.get("thread_ts")
+    if not thread_ts or thread_ts == event.get("ts"):
+        return False
+    text = _MENTION.sub(" ", str(event.get("text") or "")).strip().lstrip("/").lower()
+    return any(
+        text == w or text.startswith(w + " ") or (w == "记一下" and text.startswith(w))
+        for w in THREAD_CAPTURE_WORDS
+    )
+
+
 def chat_message(
     event: dict[str, Any],
     *,

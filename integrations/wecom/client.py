@@ -138,6 +138,10 @@ class WeComClient:
     def external_contact(self, external_userid: str) -> dict[str, Any]:
         return self.call("GET", "externalcontact/get", params={"external_userid": external_userid})
 
+    def group_chat(self, chat_id: str) -> dict[str, Any]:
+        """A customer group's details and member list (`externalcontact/groupchat/get`, /92122)."""
+        return self.call("POST", "externalcontact/groupchat/get", json={"chat_id": chat_id, "need_name": 1})
+
     def approval_detail(self, sp_no: str) -> dict[str, Any]:
         return self.call("POST", "oa/getapprovaldetail", json={"sp_no": sp_no})
 

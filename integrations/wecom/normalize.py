@@ -47,7 +47,20 @@ class Ignored:
     kind: str
 
 
-Inbound = ChatMessage | ApprovalEvent | ActionInvocation | ExternalContactChange | Ignored
+@dataclass
+class ExternalChatChange:
+    """`change_external_chat`: a customer group (客户群) was created, changed (members joined or left, name,
+    owner…) or dismissed. Carries no member list: `externalcontact/groupchat/get` has it."""
+
+    change_type: str  # create | update | dismiss
+    chat_id: str
+    update_detail: str  # for update: add_member | del_member | change_owner | change_name | change_notice
+    raw: dict[str, Any]
+
+
+Inbound = (
+    ChatMessage | ApprovalEvent | ActionInvocation | ExternalContactChange | ExternalChatChange | Ignored
+)
 
 
 def _ts(value: Any) -> datetime:
@@ -103,6 +116,13 @@ def normalize(inner_xml: str) -> Inbound:
                 "task_id": raw.get("TaskId"),
                 "response_code": raw.get("ResponseCode"),
             },
+            raw=dict(raw),
+        )
+    if event == "change_external_chat":
+        return ExternalChatChange(
+            change_type=str(raw.get("ChangeType") or ""),
+            chat_id=str(raw.get("ChatId") or ""),
+            update_detail=str(raw.get("UpdateDetail") or ""),
             raw=dict(raw),
         )
     if event == "change_external_contact":

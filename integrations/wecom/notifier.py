@@ -10,10 +10,12 @@ them on `destination_key(...)` using `RATE_LIMITS`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import httpx
 
+from config.settings import Settings
 from core.messages import OutboundMessage
 from core.notices import DeliveryError
 from integrations.wecom.client import WeComApiError, WeComClient
@@ -72,3 +74,42 @@ class WeComNotifier:
         except httpx.HTTPError as exc:
             raise DeliveryError(f"WeCom robot unreachable: {type(exc).__name__}") from exc
         log.info("wecom robot message sent", extra={"notice_key": notice_key})
+
+
+class WeComRobotNotifier:
+    """A team alert channel: a WeCom group robot (消息推送) webhook, markdown, 20 messages a minute per
+    robot. Group robots need no app credentials."""
+
+    platform = "wecom"
+    rate_limits = RATE_LIMITS
+
+    def __init__(self, client: WeComClient, webhook: str, team: str | None = None, ref: str | None = None):
+        self.client = client
+        self.webhook = webhook
+        self.team = team
+        self.ref = ref
+
+    def destination_key(self, user_id: str = "") -> str:
+        # the webhook key is a credential: the limiter counts on a hash of it
+        return destination_key("robot", hashlib.sha256(self.webhook.encode()).hexdigest()[:16])
+
+    def send(self, *, user_id: str, message: OutboundMessage, notice_key: str) -> None:
+        try:
+            self.client.send_robot(self.webhook, robot_markdown(message))
+        except WeComApiError as exc:
+            raise delivery_error(exc) from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"WeCom robot unreachable: {type(exc).__name__}") from exc
+        log.info("wecom robot message sent", extra={"notice_key": notice_key})
+
+
+def robot_notifiers(settings: Settings, client: WeComClient | None = None) -> list[WeComRobotNotifier]:
+    """One notifier per WeCom group robot of `LOOPKEEPER_ALERT_CHANNELS`."""
+    found = []
+    for ch in settings.alert_channels:
+        if ch.platform != "wecom" or not ch.webhook:
+            continue
+        if client is None:
+            client = WeComClient(api_url=settings.wecom.api_url, corp_id="", secret="")
+        found.append(WeComRobotNotifier(client, ch.webhook, ch.team, ch.ref))
+    return found

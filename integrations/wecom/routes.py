@@ -1,8 +1,10 @@
 """HTTP routes of the WeCom adapter (FastAPI): `GET|POST /wecom/callback`, `GET|POST /wecom/aibot`,
 `GET /wecom/sidebar` and the sidebar's JSON endpoints under `/wecom/sidebar/…`.
 
-Callbacks answer as soon as the message is verified and handed to the handler (one INSERT); replies and
-lookups run after the response (BackgroundTasks), inside WeCom's 5-second budget (1 s for the echostr).
+Callbacks answer as soon as the message is verified and handed to the handler (one INSERT), inside WeCom's
+5-second budget (1 s for the echostr). Replies to members are outbox Notices written in the request; after
+the response (BackgroundTasks) only the delivery is enqueued, a non-member's explanation sent and the
+approval form looked up (service.py).
 """
 
 from __future__ import annotations

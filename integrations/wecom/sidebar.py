@@ -186,6 +186,7 @@ def save(
     text = _check_text(text)
     customer = (customer or "").strip() or None
     bound: str | None = None
+    sync_chat: str | None = None
     with session_scope() as session:
         target: Customer | None = None
         if customer:
@@ -206,8 +207,11 @@ def save(
             if target is not None and (existing is None or existing.id != target.id):
                 bind_conversation(session, PLATFORM, conv_id, target, external=True)
                 log.info("wecom customer group bound to a customer")
+                sync_chat = external_chat_id
         bound_customer = target or existing
         bound = bound_customer.name if bound_customer else None
+    if sync_chat:  # the group's customer-side members become the customer's contacts too
+        svc.sync_group_contacts(sync_chat)
     cid = client_id if client_id and _CLIENT_ID.match(client_id) else uuid.uuid4().hex
     if external_userid:
         conv = ConversationRef(id=f"sidebar:{external_userid}", kind="direct", external=True)

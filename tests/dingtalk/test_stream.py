@@ -357,6 +357,7 @@ def test_watchdog_replaces_a_silent_connection(fake: FakeServer, db: str) -> Non
     assert opened[0].json["clientId"] == APP_KEY
     assert {"type": "EVENT", "topic": "*"} in opened[0].json["subscriptions"]
     assert {"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"} in opened[0].json["subscriptions"]
+    assert {"type": "CALLBACK", "topic": "/v1.0/card/instances/callback"} in opened[0].json["subscriptions"]
 
 
 def test_live_connection_with_pongs_is_kept(fake: FakeServer, db: str) -> None:
@@ -478,3 +479,96 @@ def test_group_commands_in_the_shapes_dingtalk_delivers(
         or "commands" in json.loads(send.json["msgParam"])["title"]
     )
     assert _inbox() == []
+
+
+# --- interactive card buttons (topic /v1.0/card/instances/callback) ------------------------------------
+
+
+def card_frame(value: str | None, user: str = "dt-zhou", message_id: str = "card-m-1", **extra: Any) -> dict:
+    """A card callback frame whose data is what the SDK's own `CardCallbackMessage.to_dict` produces."""
+    from dingtalk_stream import CardCallbackMessage
+
+    card = CardCallbackMessage()
+    card.corp_id = "dingcorp01"
+    card.user_id = user
+    card.card_instance_id = "out-track-7"
+    params = {"value": value} if value is not None else {}
+    card.content = {"cardPrivateData": {"actionIds": ["ack_button"], "params": params}}
+    data = card.to_dict() | {"spaceType": "IM_ROBOT", "spaceId": "dt-zhou", **extra}
+    frame = callback_frame({}, message_id)
+    frame["headers"]["topic"] = "/v1.0/card/instances/callback"
+    frame["data"] = json.dumps(data, ensure_ascii=False)
+    return frame
+
+
+def _zhou_alert() -> int:
+    from core.models import Alert, Member
+
+    with session_scope() as s:
+        zhou = s.exec(select(Member).where(Member.name == "小周")).one()
+        a = Alert(
+            rule="todo.overdue",
+            subject_type="todo",
+            subject_id=5,
+            recipient_id=zhou.id,
+            dedup_key="todo.overdue:todo:5:x",
+            title="待办逾期 T5",
+        )
+        s.add(a)
+        s.flush()
+        return a.id or 0
+
+
+def _alert_state(alert_id: int) -> str:
+    from core.models import Alert
+
+    with session_scope() as s:
+        a = s.get(Alert, alert_id)
+        assert a is not None
+        return a.state
+
+
+def test_card_button_press_acknowledges_the_alert(bot_adapter: DingTalkAdapter, fake: FakeServer) -> None:
+    alert_id = _zhou_alert()
+    frame = card_frame(f"alert:{alert_id}:ack")
+    ws = asyncio.run(_route(make_client(bot_adapter, fake), frame))
+    [ack] = ws.sent
+    assert (ack["code"], ack["headers"]["messageId"], _data(ack)) == (200, "card-m-1", {"response": None})
+    assert _alert_state(alert_id) == "acked"
+    # the answer goes to the member who pressed, 1:1, after the ack
+    [send] = fake.calls_to("/v1.0/robot/oToMessages/batchSend")
+    assert send.json["userIds"] == ["dt-zhou"]
+    assert json.loads(send.json["msgParam"])["title"] == f"A{alert_id} 已确认 Acknowledged"
+
+
+def test_card_callback_redelivered_has_one_effect(bot_adapter: DingTalkAdapter, fake: FakeServer) -> None:
+    alert_id = _zhou_alert()
+    frame = card_frame(f"alert:{alert_id}:ack", message_id="card-dup")
+    ws = asyncio.run(_route(make_client(bot_adapter, fake), frame, frame))
+    assert [a["code"] for a in ws.sent] == [200, 200]
+    assert len(fake.calls_to("/v1.0/robot/oToMessages/batchSend")) == 1
+
+
+def test_card_callback_normalized_for_the_handler(fake: FakeServer, db: str) -> None:
+    rec = RecordingHandler()
+    client = make_client(make_adapter(rec, fake), fake)
+    frames = [
+        card_frame("todo:5:done", message_id="c1", spaceType="IM_GROUP", spaceId="cidGROUP=="),
+        card_frame(None, message_id="c2"),  # no params.value: the button's action id is the value
+        card_frame("x", user="", message_id="c3"),  # no user: refused
+    ]
+    ws = asyncio.run(_route(client, *frames))
+    assert [a["code"] for a in ws.sent] == [200, 200, 400]
+    first, second = rec.actions
+    assert (first.platform, first.sender.platform_user_id, first.value) == (
+        "dingtalk",
+        "dt-zhou",
+        "todo:5:done",
+    )
+    assert first.conversation is not None and (first.conversation.id, first.conversation.kind) == (
+        "cidGROUP==",
+        "group",
+    )
+    assert second.value == "ack_button" and second.conversation is not None
+    assert second.conversation.kind == "direct"
+    assert (first.reply_handle or {})["card_instance_id"] == "out-track-7"

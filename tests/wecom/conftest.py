@@ -89,6 +89,20 @@ def wecom_env(db: str, tmp_path: Path, fake: FakeServer, monkeypatch: pytest.Mon
     return fake
 
 
+def delivered(fake: FakeServer) -> list[Any]:
+    """Replies go through the outbox: run one delivery pass (as the beat does) and return the app
+    messages the fake WeCom API received."""
+    from bot import delivery, notifiers, ratelimit
+
+    notifiers.reset()
+    ratelimit.reset_limiter()
+    try:
+        delivery.deliver_pending()
+    finally:
+        notifiers.reset()
+    return fake.calls_to("/cgi-bin/message/send")
+
+
 def make_client(handler: Any) -> TestClient:
     from bot.app import create_app
 

@@ -13,7 +13,7 @@ from wechatpy.crypto import PrpCrypto, _get_signature
 from core.db import session_scope
 from core.models import InboxMessage
 from tests.fakeserver import FakeServer
-from tests.wecom.conftest import AIBOT_AES, AIBOT_TOKEN, RecordingHandler, make_client
+from tests.wecom.conftest import AIBOT_AES, AIBOT_TOKEN, RecordingHandler, delivered, make_client
 
 
 def _signed(payload: dict, *, receive_id: str = "", nonce: str = "b1") -> tuple[dict[str, str], bytes]:
@@ -56,7 +56,8 @@ def test_quote_reply_is_captured_and_answered_privately(wecom_env: FakeServer) -
         "他们说账期太短，下周三下午3点来拜访",
         "甲乙",
     )
-    [send] = wecom_env.calls_to("/cgi-bin/message/send")
+    assert wecom_env.calls_to("/cgi-bin/message/send") == []  # nothing sent from the web request
+    [send] = delivered(wecom_env)  # the outbox delivers it
     assert send.json["touser"] == "wm-zhou"  # private app message, nothing posted into the group
 
 

@@ -13,9 +13,18 @@ from wechatpy.crypto import PrpCrypto, _get_signature
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from core.db import session_scope
-from core.models import InboxMessage
+from core.models import InboxMessage, Notice
 from tests.fakeserver import FakeServer
-from tests.wecom.conftest import AES, CORP, TOKEN, RecordingHandler, encrypt, make_client, text_xml
+from tests.wecom.conftest import (
+    AES,
+    CORP,
+    TOKEN,
+    RecordingHandler,
+    delivered,
+    encrypt,
+    make_client,
+    text_xml,
+)
 
 
 def _inbox() -> list[InboxMessage]:
@@ -96,8 +105,18 @@ def test_capture_command_from_app_message(wecom_env: FakeServer) -> None:
     assert r.status_code == 200
     [row] = _inbox()
     assert (row.intent, row.customer_hint, row.sender_id) == ("capture", "甲乙", "wm-zhou")
-    # the confirmation goes privately to the rep as an app message, after the answer
-    [send] = wecom_env.calls_to("/cgi-bin/message/send")
+    # the confirmation is an outbox notice (durable: written with the answer), sent privately to the rep
+    # as an app message by the outbox, never from the web request
+    assert wecom_env.calls_to("/cgi-bin/message/send") == []
+    with session_scope() as s:
+        [n] = s.exec(select(Notice)).all()
+    assert (n.kind, n.platform, n.state, n.idempotency_key) == (
+        "reply",
+        "wecom",
+        "pending",
+        "reply:wecom:msg:app:7001",
+    )
+    [send] = delivered(wecom_env)
     assert send.json["touser"] == "wm-zhou" and send.query["access_token"] == ["AT1"]
 
 
@@ -158,7 +177,7 @@ def test_replay_is_refused_and_nothing_is_stored_twice(
     assert "wecom callback refused: replay (the same signed request)" in caplog.text
     assert "wecom callback refused: replay (MsgId)" in caplog.text
     assert len(_inbox()) == 1
-    assert len(wecom_env.calls_to("/cgi-bin/message/send")) == 1  # one reply, not three
+    assert len(delivered(wecom_env)) == 1  # one reply, not three
 
 
 @pytest.mark.parametrize(
@@ -268,4 +287,49 @@ def test_template_card_button_becomes_an_action(wecom_env: FakeServer) -> None:
     assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
     [a] = handler.actions
     assert (a.value, a.sender.platform_user_id) == ("alert:12:ack", "wm-zhou")
-    assert wecom_env.calls_to("/cgi-bin/message/send")[0].json["touser"] == "wm-zhou"
+    assert delivered(wecom_env)[0].json["touser"] == "wm-zhou"
+
+
+def test_reply_delivery_is_enqueued_and_a_redelivery_adds_no_second_notice(wecom_env: FakeServer) -> None:
+    """The composition root's `on_notice` gets the reply's notice id after the answer (bot/app.py enqueues
+    bot.tasks.deliver_notice); WeCom redelivering the same MsgId (e.g. after the process died before it
+    answered) finds the notice already written."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from bot.handler import BotHandler
+    from config.settings import get_settings
+    from integrations.wecom.routes import build_router
+    from integrations.wecom.service import WeComService
+
+    kicked: list[int] = []
+    app = FastAPI()
+    svc = WeComService.from_settings(get_settings(), BotHandler(enqueue=None), on_notice=kicked.append)
+    app.include_router(build_router(svc))
+    client = TestClient(app)
+    req = encrypt(text_xml("记一下 甲乙 账期太短", msg_id="9001"))
+    assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    with session_scope() as s:
+        [n] = s.exec(select(Notice)).all()
+    assert kicked == [n.id]
+    svc.replay.forget("msg:app:9001")  # as if the first answer never reached WeCom
+    svc.replay.forget(f"req:{req.params['msg_signature']}:{req.params['timestamp']}:{req.params['nonce']}")
+    again = encrypt(text_xml("记一下 甲乙 账期太短", msg_id="9001"), nonce="n9")
+    assert client.post("/wecom/callback", params=again.params, content=again.body).status_code == 200
+    with session_scope() as s:
+        assert len(s.exec(select(Notice)).all()) == 1
+    assert kicked == [n.id]
+    assert len(delivered(wecom_env)) == 1
+
+
+def test_a_non_member_gets_the_explanation_directly_and_no_notice(wecom_env: FakeServer) -> None:
+    from bot.handler import BotHandler
+
+    client = make_client(BotHandler(enqueue=None))
+    req = encrypt(text_xml("记一下 甲乙 账期太短", user="wm-stranger", msg_id="9101"))
+    assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    with session_scope() as s:
+        assert s.exec(select(Notice)).all() == []
+    assert _inbox() == []
+    [send] = wecom_env.calls_to("/cgi-bin/message/send")  # best effort, right after the answer
+    assert send.json["touser"] == "wm-stranger"

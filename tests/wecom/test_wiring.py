@@ -93,3 +93,26 @@ def test_callback_off_without_credentials(db: str) -> None:
         "/wecom/callback", params={"msg_signature": "x"}, content="<xml/>"
     )
     assert r.status_code == 503
+
+
+def test_the_running_app_enqueues_each_reply_for_a_worker(
+    wecom_env: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a handler that hands work to Celery (the running system), bot/app.py enqueues
+    bot.tasks.deliver_notice for each reply notice after the answer; nothing is sent from `web`."""
+    from sqlmodel import select
+
+    from bot import tasks
+    from bot.handler import BotHandler
+    from core.models import Notice
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.deliver_notice, "delay", queued.append)
+    inbox: list[int] = []
+    client = make_client(BotHandler(enqueue=inbox.append))
+    req = encrypt(text_xml("记一下 甲乙 账期太短", msg_id="9501"))
+    assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    with session_scope() as s:
+        [n] = s.exec(select(Notice)).all()
+    assert queued == [n.id] and n.state == "pending" and len(inbox) == 1
+    assert wecom_env.calls_to("/cgi-bin/message/send") == []
