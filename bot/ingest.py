@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, func, select
 
 from core import pipeline
@@ -129,12 +130,18 @@ def wait_until_applied(timeout: float = 600.0, poll: float = 0.5) -> int:
     """Block until no inbox row is pending or processing; the number still open (0 when done)."""
     deadline = time.monotonic() + timeout
     while True:
-        with session_scope() as session:
-            left = session.exec(
-                select(func.count())
-                .select_from(InboxMessage)
-                .where(col(InboxMessage.status).in_(("pending", "processing")))
-            ).one()
+        try:
+            with session_scope() as session:
+                left = session.exec(
+                    select(func.count())
+                    .select_from(InboxMessage)
+                    .where(col(InboxMessage.status).in_(("pending", "processing")))
+                ).one()
+        except OperationalError:  # SQLite busy while a worker writes: only a poll, look again
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(poll)
+            continue
         if not left or time.monotonic() > deadline:
             return int(left)
         time.sleep(poll)

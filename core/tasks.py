@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from celery.signals import worker_process_init
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 
@@ -71,3 +72,18 @@ def purge_seen() -> int:
     from core import seen
 
     return seen.purge()
+
+
+def warm_up_nlp(**_: object) -> None:
+    """Load both spaCy pipelines (and the segmenter's dictionary) when a worker process starts, so the first
+    capture does not spend seconds loading them inside its transaction (on SQLite: the write lock)."""
+    from datetime import UTC, datetime
+
+    from core import pipeline as _pipeline
+
+    now = datetime.now(UTC)
+    _pipeline.nlp.extract("明天上午十点电话", now=now)
+    _pipeline.nlp.extract("call tomorrow 10am", now=now)
+
+
+worker_process_init.connect(warm_up_nlp, weak=False)
