@@ -348,6 +348,20 @@ def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
     if enqueue and wait:
         left = wait_until_applied()
         click.echo("all applied by the workers" if not left else f"{left} message(s) still pending")
+    if summary.errors:
+        raise SystemExit(1)
+
+
+@main.command("apply")
+def apply_cmd() -> None:
+    """Apply every pending inbox row in-process (no workers needed); exit 1 if a row failed."""
+    from bot.ingest import apply_pending
+
+    summary = apply_pending()
+    for line in summary.outcome_lines() or ["nothing pending"]:
+        click.echo(line)
+    if summary.errors:
+        raise SystemExit(1)
 
 
 # --- extraction -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from core import pipeline
 from core.db import session_scope
 from core.inbox import accept
 from core.messages import ChatMessage
-from core.models import InboxMessage
+from core.models import Conversation, InboxMessage
 from integrations.common.jsonl import read_jsonl
 from integrations.slack.export import ExportStats, is_slack_export, read_export
 
@@ -34,6 +34,12 @@ class IngestSummary:
     reader_skipped: dict[str, int] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
     enqueued: bool = False
+    still_open: int = 0
+    failed_ids: list[int] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return self.outcomes.get("failed", 0) + self.outcomes.get("error", 0)
 
     def lines(self) -> list[str]:
         out = [
@@ -47,8 +53,21 @@ class IngestSummary:
             )
         if self.enqueued:
             out.append("handed to the workers (loopkeeper ingest --enqueue)")
-        elif self.outcomes:
+            return out
+        return out + self.outcome_lines()
+
+    def outcome_lines(self) -> list[str]:
+        out = []
+        if self.outcomes:
             out.append("applied: " + ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())))
+        if self.still_open:
+            out.append(
+                f"still pending: {self.still_open} (held by a running worker, or left for "
+                "`loopkeeper apply` once its lease expires)"
+            )
+        if self.failed_ids:
+            shown = ", ".join(str(i) for i in self.failed_ids[:20])
+            out.append(f"failed inbox rows (the error is stored on each row): {shown}")
         return out
 
 
@@ -58,7 +77,7 @@ def detect_format(path: Path) -> str:
             return "slack-export"
         raise UnknownFormat(f"{path}: a folder or zip, but not a Slack export (no channels.json)")
     if path.suffix in (".jsonl", ".ndjson", ".json") or path.name == "-":
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8", errors="replace") as fh:  # the reader names a bad line
             first = next((line for line in fh if line.strip()), "")
         if '"msgtime"' in first and '"msgid"' in first:
             return "wecom-archive"
@@ -99,29 +118,56 @@ def ingest(
     summary = summary or IngestSummary()
     ordered = sorted(messages, key=lambda m: (m.sent_at, m.message_id))
     summary.read = len(ordered)
-    conversations: dict[int, None] = {}
-    new_ids: list[int] = []
+    keys: set[tuple[str, str]] = set()
     for msg in progress(ordered) if progress else ordered:
+        keys.add((msg.platform, msg.conversation.id))
         acc = accept(msg, enqueue, source="ingest")
         if acc.duplicate or acc.inbox_id is None:
             summary.duplicates += 1
             continue
         summary.new += 1
-        new_ids.append(acc.inbox_id)
     if enqueue is not None:
         summary.enqueued = True
         return summary
+    # every conversation of the file with rows still open: the new ones, and those an interrupted or
+    # failed earlier run left pending (re-running the same file finishes the job)
     with session_scope() as session:
-        if new_ids:
-            rows = session.exec(
-                select(InboxMessage.conversation_pk).where(col(InboxMessage.id).in_(new_ids)).distinct()
-            ).all()
-            conversations = {int(r): None for r in rows if r is not None}
+        open_convs = session.exec(
+            select(Conversation.id, Conversation.platform, Conversation.conversation_id)
+            .join(InboxMessage, col(InboxMessage.conversation_pk) == col(Conversation.id))
+            .where(col(InboxMessage.status).in_(("pending", "processing")))
+            .distinct()
+        ).all()
+    conversations = [
+        int(pk) for pk, platform, cid in open_convs if pk is not None and (platform, cid) in keys
+    ]
+    apply_conversations(sorted(conversations), summary)
+    return summary
+
+
+def apply_conversations(conversations: Iterable[int], summary: IngestSummary) -> None:
+    """Apply the open rows of each conversation in-process, retrying a failing row at once."""
     for conv_pk in conversations:
-        for outcome in pipeline.process_conversation(conv_pk):
+        for outcome in pipeline.process_conversation(conv_pk, retry_inline=True):
+            if outcome.status in ("failed", "error"):
+                summary.failed_ids.append(outcome.inbox_id)
             summary.outcomes[
                 outcome.status if outcome.status != "done" else outcome.detail.split(":")[0]
             ] += 1
+    with session_scope() as session:
+        summary.still_open = int(
+            session.exec(
+                select(func.count())
+                .select_from(InboxMessage)
+                .where(col(InboxMessage.status).in_(("pending", "processing")))
+            ).one()
+        )
+
+
+def apply_pending() -> IngestSummary:
+    """Apply every open inbox row in-process (``loopkeeper apply``: no workers needed)."""
+    summary = IngestSummary()
+    apply_conversations(pipeline.pending_conversations(), summary)
     return summary
 
 

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 import nlp
@@ -33,6 +33,9 @@ from core.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+#: extraction reads at most this many characters of a message (a platform message is far shorter; a
+#: pasted novel would otherwise exceed spaCy's max_length and fail on every attempt)
+MAX_EXTRACT_CHARS = 20_000
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
@@ -93,7 +96,24 @@ def process_inbox(inbox_id: int, owner: str | None = None) -> list[Outcome]:
     return process_conversation(conv_pk, owner)
 
 
-def process_conversation(conv_pk: int, owner: str | None = None) -> list[Outcome]:
+def pending_conversations() -> list[int]:
+    """Conversations with rows still pending or processing (oldest first)."""
+    with session_scope() as session:
+        rows = session.exec(
+            select(InboxMessage.conversation_pk, func.min(InboxMessage.id))
+            .where(col(InboxMessage.status).in_(("pending", "processing")))
+            .group_by(col(InboxMessage.conversation_pk))
+            .order_by(func.min(InboxMessage.id))
+        ).all()
+    return [int(r[0]) for r in rows if r[0] is not None]
+
+
+def process_conversation(
+    conv_pk: int, owner: str | None = None, *, retry_inline: bool = False
+) -> list[Outcome]:
+    """Apply the conversation's pending rows in order. A row that raises goes back to pending (a worker
+    returns and the sweeper retries it later; ``retry_inline`` retries it at once, for in-process runs);
+    after MAX_ATTEMPTS it is marked failed and the rows after it are applied."""
     owner = owner or f"{WORKER_ID}:{uuid.uuid4().hex[:6]}"
     outcomes: list[Outcome] = []
     while True:
@@ -130,6 +150,12 @@ def process_conversation(conv_pk: int, owner: str | None = None) -> list[Outcome
                             failed.status = "failed" if failed.attempts >= MAX_ATTEMPTS else "pending"
                             failed.error = f"{type(exc).__name__}: {exc}"[:2000]
                             session.add(failed)
+                    gave_up = failed is None or failed.status == "failed"
+                    if gave_up:
+                        outcomes.append(Outcome(row_id, "failed", type(exc).__name__))
+                        continue  # the rows after a failed one are applied
+                    if retry_inline:
+                        continue  # the next look takes the same row again
                     outcomes.append(Outcome(row_id, "error", type(exc).__name__))
                     return outcomes  # keep order: later rows wait for this one's retry
         finally:
@@ -192,7 +218,7 @@ def apply_message(session: Session, inbox_id: int) -> Outcome:
     if not is_capture and row.source == "live" and not (conv and conv.customer_id and conv.auto_record):
         return _finish(session, row, "skipped", "not_recorded")
 
-    text = (row.quoted_text if is_capture and row.quoted_text else row.text) or ""
+    text = ((row.quoted_text if is_capture and row.quoted_text else row.text) or "")[:MAX_EXTRACT_CHARS]
     if is_capture and not text.strip() and row.quoted_message_id:
         return _ask_paste(session, row)
 
