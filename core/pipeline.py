@@ -242,6 +242,11 @@ def apply_message(session: Session, inbox_id: int) -> Outcome:
         return _ask_customer(session, row, [c.name for c in res.candidates], res.how)
 
     customer = res.customer
+    # one customer's facts are recorded one message at a time: on PostgreSQL two workers applying messages
+    # of different conversations about the same customer would otherwise both see "no such meeting yet"
+    # (READ COMMITTED) and both add it. The row lock waits for the other transaction; every read after it
+    # sees what that transaction committed. SQLite already serializes writers (BEGIN IMMEDIATE).
+    session.refresh(customer, with_for_update={"key_share": True})  # FOR NO KEY UPDATE: FK inserts still pass
     owner_id = row.sender_member_id or customer.owner_id
     capture = Capture(inbox_id=row.id or 0, member_id=row.sender_member_id, customer_id=customer.id)
     session.add(capture)
