@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import col, func, select
 
 from core import pipeline
-from core.db import session_scope
+from core.db import read_scope
 from core.inbox import accept
 from core.messages import ChatMessage
 from core.models import Conversation, InboxMessage
@@ -131,7 +131,7 @@ def ingest(
         return summary
     # every conversation of the file with rows still open: the new ones, and those an interrupted or
     # failed earlier run left pending (re-running the same file finishes the job)
-    with session_scope() as session:
+    with read_scope() as session:
         open_convs = session.exec(
             select(Conversation.id, Conversation.platform, Conversation.conversation_id)
             .join(InboxMessage, col(InboxMessage.conversation_pk) == col(Conversation.id))
@@ -154,7 +154,7 @@ def apply_conversations(conversations: Iterable[int], summary: IngestSummary) ->
             summary.outcomes[
                 outcome.status if outcome.status != "done" else outcome.detail.split(":")[0]
             ] += 1
-    with session_scope() as session:
+    with read_scope() as session:
         summary.still_open = int(
             session.exec(
                 select(func.count())
@@ -175,7 +175,7 @@ def wait_until_applied(timeout: float = 600.0, poll: float = 0.5) -> int:
     """Block until no inbox row is pending or processing; the number still open (0 when done)."""
     deadline = time.monotonic() + timeout
     while True:
-        with session_scope() as session:
+        with read_scope() as session:
             left = session.exec(
                 select(func.count())
                 .select_from(InboxMessage)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from core.db import session_scope
+from core.db import retry_locked, session_scope
 from core.messages import ChatMessage
 from core.models import Conversation, InboxMessage, PlatformIdentity
 from core.sqlutil import insert_ignore
@@ -127,8 +127,12 @@ def store(session: Session, msg: ChatMessage, *, source: str = "live") -> int | 
 
 def accept(msg: ChatMessage, enqueue: Enqueue | None = None, *, source: str = "live") -> Accepted:
     """Store the message durably (one transaction), then hand its id to `enqueue` after the commit."""
-    with session_scope() as session:
-        inbox_id = store(session, msg, source=source)
+
+    def insert() -> int | None:
+        with session_scope() as session:
+            return store(session, msg, source=source)
+
+    inbox_id = retry_locked(insert)  # the INSERT is keyed: running it again is safe
     if inbox_id is None:
         log.info("duplicate delivery ignored", extra={"platform": msg.platform})
         return Accepted(None, True)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 import nlp
 from config.settings import get_settings
 from core.customers import gazetteer, resolve
-from core.db import session_scope
+from core.db import read_scope, session_scope
 from core.facts import record
 from core.messages import Action, OutboundMessage
 from core.models import Activity, Capture, Conversation, Customer, InboxMessage, Member, Question
@@ -88,7 +88,7 @@ def _next_pending(session: Session, conv_pk: int) -> InboxMessage | None:
 
 def process_inbox(inbox_id: int, owner: str | None = None) -> list[Outcome]:
     """Apply the pending messages of ``inbox_id``'s conversation in order. Safe to run twice."""
-    with session_scope() as session:
+    with read_scope() as session:
         row = session.get(InboxMessage, inbox_id)
         if row is None or row.conversation_pk is None:
             return []
@@ -98,7 +98,7 @@ def process_inbox(inbox_id: int, owner: str | None = None) -> list[Outcome]:
 
 def pending_conversations() -> list[int]:
     """Conversations with rows still pending or processing (oldest first)."""
-    with session_scope() as session:
+    with read_scope() as session:
         rows = session.exec(
             select(InboxMessage.conversation_pk, func.min(InboxMessage.id))
             .where(col(InboxMessage.status).in_(("pending", "processing")))
@@ -140,8 +140,12 @@ def process_conversation(
                     session.add(row)
                     row_id = row.id or 0
                 try:
+                    # the slow part, extraction, reads only: it runs before the write transaction so
+                    # other processes sharing a SQLite file are not locked out meanwhile
+                    with read_scope() as session:
+                        prepared = prepare_extraction(session, row_id)
                     with session_scope() as session:
-                        outcomes.append(apply_message(session, row_id))
+                        outcomes.append(apply_message(session, row_id, extraction=prepared))
                 except Exception as exc:
                     log.exception("inbox %s failed", row_id)
                     with session_scope() as session:
@@ -161,7 +165,7 @@ def process_conversation(
         finally:
             _release_conversation(conv_pk, owner)
         # a row may have arrived between our last look and the release: look once more
-        with session_scope() as session:
+        with read_scope() as session:
             if _next_pending(session, conv_pk) is None:
                 return outcomes
 
@@ -207,7 +211,36 @@ def _evidence_for(session: Session, row: InboxMessage) -> InboxMessage:
     return row
 
 
-def apply_message(session: Session, inbox_id: int) -> Outcome:
+def _extraction_input(session: Session, row: InboxMessage) -> tuple[str, datetime, InboxMessage] | None:
+    """What the extractor reads for ``row`` (text, reference time, evidence row), or None when the row is
+    applied without extraction (not recorded, or a capture whose quoted text must be asked for)."""
+    conv = session.get(Conversation, row.conversation_pk) if row.conversation_pk else None
+    is_capture = row.intent == "capture"
+    if not is_capture and row.source == "live" and not (conv and conv.customer_id and conv.auto_record):
+        return None
+    text = ((row.quoted_text if is_capture and row.quoted_text else row.text) or "")[:MAX_EXTRACT_CHARS]
+    if is_capture and not text.strip() and row.quoted_message_id:
+        return None
+    evidence = _evidence_for(session, row)
+    now = row.quoted_sent_at if (is_capture and row.quoted_sent_at) else evidence.sent_at
+    return text, now, evidence
+
+
+def prepare_extraction(session: Session, inbox_id: int) -> nlp.Extraction | None:
+    """Run the extractor for ``inbox_id`` in a read-only session (None when none is needed)."""
+    row = session.get(InboxMessage, inbox_id)
+    if row is None or row.status in ("done", "skipped"):
+        return None
+    found = _extraction_input(session, row)
+    if found is None:
+        return None
+    text, now, _ = found
+    return nlp.extract(text, now=now, tz=row.tz, gazetteer=gazetteer(session))
+
+
+def apply_message(session: Session, inbox_id: int, extraction: nlp.Extraction | None = None) -> Outcome:
+    """Apply one row in the caller's (write) transaction; ``extraction`` is the one `prepare_extraction`
+    computed beforehand, else the extractor runs here."""
     row = session.get(InboxMessage, inbox_id)
     if row is None:
         return Outcome(inbox_id, "skipped", "missing")
@@ -215,16 +248,14 @@ def apply_message(session: Session, inbox_id: int) -> Outcome:
         return Outcome(inbox_id, row.status, "already applied")
     conv = session.get(Conversation, row.conversation_pk) if row.conversation_pk else None
     is_capture = row.intent == "capture"
-    if not is_capture and row.source == "live" and not (conv and conv.customer_id and conv.auto_record):
+    found = _extraction_input(session, row)
+    if found is None:
+        if is_capture:
+            return _ask_paste(session, row)
         return _finish(session, row, "skipped", "not_recorded")
-
-    text = ((row.quoted_text if is_capture and row.quoted_text else row.text) or "")[:MAX_EXTRACT_CHARS]
-    if is_capture and not text.strip() and row.quoted_message_id:
-        return _ask_paste(session, row)
-
-    evidence = _evidence_for(session, row)
-    now = row.quoted_sent_at if (is_capture and row.quoted_sent_at) else evidence.sent_at
-    extraction = nlp.extract(text, now=now, tz=row.tz, gazetteer=gazetteer(session))
+    text, now, evidence = found
+    if extraction is None or len(extraction.text) != len(text) or extraction.now != now:  # stale: redo
+        extraction = nlp.extract(text, now=now, tz=row.tz, gazetteer=gazetteer(session))
 
     if not is_capture and extraction.is_empty:
         return _finish(session, row, "skipped", "chatter")
