@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,10 @@ _PLACEHOLDER = re.compile(
     r"|xoxb-your.*|xoxb-x+|xapp-x+|example|dummy|secret|none|null)$",
     re.IGNORECASE,
 )
+
+
+# the fixed offsets core.timeutil.parse_tz reads (+08:00, -0230, UTC+8)
+_FIXED_OFFSET = re.compile(r"^(?:UTC|GMT)?[+-]\d{1,2}(?::?\d{2})?$")
 
 
 class PlaceholderCredential(ValueError):
@@ -170,6 +175,21 @@ class Settings(BaseSettings):
     dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
     wecom: WeComSettings = Field(default_factory=WeComSettings)
     alert_channels: list[AlertChannel] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        v = v.strip()
+        if _FIXED_OFFSET.match(v):
+            return v
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"LOOPKEEPER_TIMEZONE={v!r} is not a time zone: use an IANA name such as Asia/Shanghai "
+                "or a fixed offset such as +08:00"
+            ) from None
+        return v
 
     @field_validator("alert_channels", mode="before")
     @classmethod

@@ -50,3 +50,16 @@ def test_alert_channels_from_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     s = Settings()
     assert s.alert_channels[0].channel == "C123"
+
+
+@pytest.mark.parametrize("value", ["Mars/Olympus", "Asia/Shanghia", "../etc/passwd", "+25:00x", ""])
+def test_timezone_is_validated_at_start(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LOOPKEEPER_TIMEZONE", value)
+    with pytest.raises(ValueError, match="LOOPKEEPER_TIMEZONE"):
+        Settings()
+
+
+@pytest.mark.parametrize("value", ["Asia/Shanghai", "Europe/Berlin", "UTC", "+08:00", "-0230"])
+def test_valid_timezones_are_kept(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LOOPKEEPER_TIMEZONE", value)
+    assert Settings().timezone == value
