@@ -11,13 +11,13 @@ from pathlib import Path
 
 from celery import Celery
 
-from config.settings import get_settings
+from config.settings import startup_settings
 
 TASK_MODULES = ["core.tasks", "bot.tasks"]
 
 
 def make_celery() -> Celery:
-    settings = get_settings()
+    settings = startup_settings()
     from config.rules import get_rules
 
     get_rules()  # validated at start-up: a mistake in rules.yaml stops worker and beat, line named
