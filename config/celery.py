@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
 from config.settings import startup_settings
 
@@ -61,3 +61,13 @@ def make_celery() -> Celery:
 
 
 app = make_celery()
+
+
+@signals.setup_logging.connect
+def _logging(**_: object) -> None:
+    """Worker and beat log through config/logging.py (LOOPKEEPER_LOG_LEVEL / LOOPKEEPER_LOG_FORMAT);
+    connecting this signal stops Celery from installing its own handlers."""
+    from config.logging import setup_logging
+
+    settings = startup_settings()
+    setup_logging(settings.log_level, settings.log_format)
