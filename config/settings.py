@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -138,12 +138,12 @@ class AlertChannel(BaseModel):
     channel: str | None = None
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{DEFAULT_VAR_DIR / 'loopkeeper.sqlite'}"
+def default_database_url(var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    return f"sqlite:///{var_dir / 'loopkeeper.sqlite'}"
 
 
-def default_broker_url() -> str:
-    return f"sqla+sqlite:///{DEFAULT_VAR_DIR / 'celery-broker.sqlite'}"
+def default_broker_url(var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    return f"sqla+sqlite:///{var_dir / 'celery-broker.sqlite'}"
 
 
 class Settings(BaseSettings):
@@ -154,8 +154,10 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    database_url: str = Field(default_factory=default_database_url)
-    broker_url: str = Field(default_factory=default_broker_url)
+    #: default (empty): the SQLite file in var_dir
+    database_url: str = ""
+    #: default (empty): kombu's SQLAlchemy transport on a SQLite file in var_dir
+    broker_url: str = ""
     redis_url: str | None = None
     timezone: str = "Asia/Shanghai"
     #: where the embedded defaults keep their files (SQLite database, broker, beat schedule)
@@ -183,6 +185,15 @@ class Settings(BaseSettings):
     dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
     wecom: WeComSettings = Field(default_factory=WeComSettings)
     alert_channels: list[AlertChannel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        self.var_dir = self.var_dir.expanduser().absolute()
+        if not self.database_url.strip():
+            self.database_url = default_database_url(self.var_dir)
+        if not self.broker_url.strip():
+            self.broker_url = default_broker_url(self.var_dir)
+        return self
 
     @field_validator("timezone")
     @classmethod

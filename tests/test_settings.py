@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,12 @@ def test_entry_points_stop_with_one_line(monkeypatch: pytest.MonkeyPatch, module
         "loopkeeper: LOOPKEEPER_SLACK__BOT_TOKEN is set to a placeholder; paste the real value from the "
         "slack admin console or unset it to disable slack."
     )
+
+
+def test_var_dir_moves_the_embedded_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LOOPKEEPER_VAR_DIR", str(tmp_path / "state"))
+    s = Settings()
+    assert s.database_url == f"sqlite:///{tmp_path}/state/loopkeeper.sqlite"
+    assert s.broker_url == f"sqla+sqlite:///{tmp_path}/state/celery-broker.sqlite"
+    monkeypatch.setenv("LOOPKEEPER_DATABASE_URL", "postgresql://lk@db:5432/lk")
+    assert Settings().database_url == "postgresql://lk@db:5432/lk"  # an explicit URL still wins
