@@ -368,7 +368,12 @@ def apply_cmd() -> None:
 
 
 @main.command()
-@click.option("--now", "now_s", default=None, help="ISO 8601 (default: now); an offset in it wins over --tz")
+@click.option(
+    "--now",
+    "now_s",
+    default=None,
+    help="ISO 8601 (default: now); an offset in it wins over a --tz that disagrees",
+)
 @click.option("--tz", default=None, help="IANA zone or fixed offset (default: LOOPKEEPER_TIMEZONE)")
 @click.option("--jsonl", "jsonl", default=None, help="FILE or - : lines of {id, text, now?, tz?}")
 @click.option("--gazetteer", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
@@ -381,19 +386,44 @@ def extract(
     from core.timeutil import parse_tz
     from nlp.types import GazetteerEntry
 
-    settings = get_settings()
+    settings = _settings()
+    if tz is not None:
+        try:
+            parse_tz(tz)
+        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise click.BadParameter(
+                f"{tz!r} is not a time zone (an IANA name such as Asia/Shanghai, or +08:00)",
+                param_hint="--tz",
+            ) from exc
     gaz = None
     if gazetteer:
         import csv
 
         with gazetteer.open(encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if "name" not in (reader.fieldnames or []):
+                raise click.ClickException(
+                    f"{gazetteer}: the first line must name the columns, one of them 'name'"
+                )
             gaz = [
                 GazetteerEntry(name=r["name"], aliases=[a for a in (r.get("aliases") or "").split("|") if a])
-                for r in csv.DictReader(fh)
+                for r in reader
+                if (r.get("name") or "").strip()
             ]
 
     def one(item_id: Any, t: str, n: str | None, z: str | None) -> dict[str, Any]:
+        if not isinstance(t, str):
+            raise ValueError(f"text must be a string, not {type(t).__name__}")
+        if n is not None and not isinstance(n, str):
+            raise ValueError("now must be an ISO 8601 string")
+        if z is not None and not isinstance(z, str):
+            raise ValueError("tz must be a string")
         zone = z or tz
+        try:
+            if zone:
+                parse_tz(zone)
+        except KeyError:
+            raise ValueError(f"{zone!r} is not a time zone") from None
         if n:
             now = datetime.fromisoformat(n)
             if now.tzinfo is None:
@@ -402,8 +432,6 @@ def extract(
                 zone = None  # DESIGN §7: an offset in `now` wins over a zone that disagrees with it
         else:
             now = datetime.now(parse_tz(zone or settings.timezone))
-        if not isinstance(t, str):
-            raise ValueError("text must be a string")
         ex = nlp.extract(t, now=now, tz=zone or (None if n else settings.timezone), gazetteer=gaz)
         out: dict[str, Any] = {"id": item_id} if item_id is not None else {}
         out.update(ex.model_dump(mode="json"))
@@ -412,7 +440,10 @@ def extract(
         return out
 
     if jsonl:
-        stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
+        try:
+            stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise click.ClickException(f"--jsonl {jsonl}: {exc.strerror or exc}") from exc
         with stream:
             for n, line in enumerate(stream, start=1):
                 if not line.strip():
@@ -422,7 +453,9 @@ def extract(
                     if not isinstance(obj, dict):
                         raise ValueError('a line is an object {"id", "text", "now"?, "tz"?}')
                     result = one(obj.get("id"), obj["text"], obj.get("now") or now_s, obj.get("tz"))
-                except (KeyError, ValueError) as exc:
+                except KeyError as exc:
+                    raise click.ClickException(f"line {n}: missing field {exc}") from exc
+                except ValueError as exc:
                     raise click.ClickException(f"line {n}: {exc}") from exc
                 click.echo(_json_line(result))
         return
