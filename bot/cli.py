@@ -314,7 +314,14 @@ def sweep() -> None:
     "--enqueue", is_flag=True, help="hand the work to running workers instead of applying in-process"
 )
 @click.option("--wait", is_flag=True, help="with --enqueue: return when the workers have applied everything")
-def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="with --wait: give up after this many seconds (and after 120 s without progress)",
+)
+def ingest(path: Path, fmt: str, enqueue: bool, wait: bool, timeout: float) -> None:
     """Backfill a chat export (JSONL, Slack export folder or zip) through the capture pipeline."""
     from bot.ingest import (
         IngestSummary,
@@ -346,8 +353,18 @@ def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
     for line in summary.lines():
         click.echo(line)
     if enqueue and wait:
-        left = wait_until_applied()
-        click.echo("all applied by the workers" if not left else f"{left} message(s) still pending")
+        left = wait_until_applied(
+            timeout,
+            stall=min(120.0, timeout),
+            report=lambda n: click.echo(f"waiting for the workers: {n} message(s) still pending", err=True),
+        )
+        if left:
+            click.echo(
+                f"{left} message(s) still pending: is a worker running? (`make run`, or "
+                "`celery -A config.celery worker`; `loopkeeper apply` applies them in-process)"
+            )
+            raise SystemExit(1)
+        click.echo("all applied by the workers")
     if summary.errors:
         raise SystemExit(1)
 

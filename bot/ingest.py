@@ -171,16 +171,39 @@ def apply_pending() -> IngestSummary:
     return summary
 
 
-def wait_until_applied(timeout: float = 600.0, poll: float = 0.5) -> int:
-    """Block until no inbox row is pending or processing; the number still open (0 when done)."""
-    deadline = time.monotonic() + timeout
+def wait_until_applied(
+    timeout: float = 600.0,
+    poll: float = 0.5,
+    *,
+    stall: float = 120.0,
+    report: Callable[[int], None] | None = None,
+    report_every: float = 5.0,
+) -> int:
+    """Block until no inbox row is pending or processing; the number still open (0 when done).
+
+    Gives up after ``timeout`` seconds, or after ``stall`` seconds in which no row changed between
+    pending, processing and applied (no worker is taking the work); ``report`` is told the number every
+    ``report_every`` seconds."""
+    start = time.monotonic()
+    deadline = start + timeout
+    last_state: tuple[int, int] | None = None
+    last_change = last_report = start
     while True:
         with read_scope() as session:
-            left = session.exec(
-                select(func.count())
-                .select_from(InboxMessage)
+            rows = session.exec(
+                select(InboxMessage.status, func.count())
                 .where(col(InboxMessage.status).in_(("pending", "processing")))
-            ).one()
-        if not left or time.monotonic() > deadline:
-            return int(left)
+                .group_by(col(InboxMessage.status))
+            ).all()
+        counts = {status: int(n) for status, n in rows}
+        state = (counts.get("pending", 0), counts.get("processing", 0))
+        left = sum(state)
+        now = time.monotonic()
+        if state != last_state:
+            last_state, last_change = state, now
+        if not left or now >= deadline or now - last_change >= stall:
+            return left
+        if report is not None and now - last_report >= report_every:
+            report(left)
+            last_report = now
         time.sleep(poll)

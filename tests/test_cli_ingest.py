@@ -233,3 +233,16 @@ def test_extraction_reads_a_bounded_prefix(db: str, tmp_path: Path, monkeypatch:
     code, out = run("ingest", str(f))
     assert code == 0 and "recorded 1" in out, out
     assert seen == [20_000]
+
+
+def test_enqueue_wait_without_a_worker_reports_and_gives_up(db: str, tmp_path: Path) -> None:
+    from bot.ingest import wait_until_applied
+
+    f = tmp_path / "week.jsonl"
+    f.write_text(line("m1", "PAIN:price:贵") + "\n" + line("m2", "收到"), encoding="utf-8")
+    code, out = run("ingest", str(f), "--enqueue", "--wait", "--timeout", "1")
+    assert code == 1, out
+    assert "2 message(s) still pending: is a worker running?" in out and "loopkeeper apply" in out
+    reports: list[int] = []
+    left = wait_until_applied(30, poll=0.05, stall=0.3, report=reports.append, report_every=0.1)
+    assert left == 2 and reports and set(reports) == {2}  # stopped by the stall, long before 30 s
