@@ -168,19 +168,27 @@ def customer(name: str, as_json: bool) -> None:
         f"{data['name']}  {data['region'] or ''}  owner {data['owner'] or '-'}  "
         f"stage {data['stage'] or '-'}  level {data['level'] or '-'}"
     )
-    click.echo("pain points:")
-    for p in data["pain_points"]:
-        click.echo(f"  [{p['category']}] {p['text']}  ×{p['mentions']}")
-    click.echo("meetings:")
-    for m in data["meetings"]:
-        click.echo(f"  {m['start']}  {m['what']}  {m['status']}")
-    click.echo("samples:")
-    for s in data["samples"]:
-        click.echo(f"  {s['quantity'] or ''}{s['unit'] or ''} {s['model']}  {s['status']}  due {s['due']}")
-    click.echo("todos:")
-    for t in data["todos"]:
-        click.echo(f"  {t['id']} {t['status']:9} due {t['due']}  {t['title']}")
+    sections = [
+        ("pain points", [f"[{p['category']}] {p['text']}  ×{p['mentions']}" for p in data["pain_points"]]),
+        ("meetings", [f"{m['start']}  {m['what']}  {m['status']}" for m in data["meetings"]]),
+        ("samples", [f"{_amount(s)}{s['model']}  {s['status']}  due {s['due']}" for s in data["samples"]]),
+        ("todos", [f"{t['id']} {t['status']:9} due {t['due']}  {t['title']}" for t in data["todos"]]),
+    ]
+    for title, lines in sections:
+        click.echo(f"{title}:" if lines else f"{title}: none")
+        for text in lines:
+            click.echo(f"  {text}")
     click.echo(f"activities: {len(data['activities'])}")
+
+
+def _amount(sample: dict[str, Any]) -> str:
+    """ "2台 ", "3 units ", "" — a word unit gets a space after the number, a measure word does not."""
+    qty, unit = sample.get("quantity"), sample.get("unit") or ""
+    if qty is None and not unit:
+        return ""
+    number = "" if qty is None else (f"{qty:g}" if isinstance(qty, float) else str(qty))
+    sep = " " if unit[:1].isascii() and unit[:1].isalpha() and number else ""
+    return f"{number}{sep}{unit} "
 
 
 @main.command()
@@ -509,11 +517,32 @@ def info() -> None:
     click.echo(f"platforms enabled: {', '.join(enabled) or 'none'}")
     if not enabled:
         click.echo(
-            "next: set LOOPKEEPER_SLACK__*, LOOPKEEPER_DINGTALK__* or LOOPKEEPER_WECOM__* (README 'Connect')"
+            "next: set LOOPKEEPER_SLACK__*, LOOPKEEPER_DINGTALK__* or LOOPKEEPER_WECOM__* "
+            "(README 'Connecting a platform')"
         )
-    click.echo(
-        "try: loopkeeper members import FILE; loopkeeper customers import FILE; loopkeeper ingest FILE"
-    )
+    lk = _console_script()
+    click.echo(f"try: {lk} members import FILE; {lk} customers import FILE; {lk} ingest FILE")
+
+
+def _console_script() -> str:
+    """How to call this CLI from the current shell: `loopkeeper` when it is on PATH, else its path."""
+    import shutil
+
+    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("loopkeeper")
+    if (
+        here is not None
+        and here.name == "loopkeeper"
+        and on_path
+        and Path(on_path).resolve() == here.resolve()
+    ):
+        return "loopkeeper"
+    if here is not None and here.name == "loopkeeper":
+        try:
+            return str(here.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(here)
+    return ".venv/bin/loopkeeper"
 
 
 @main.command("wecom-token")
