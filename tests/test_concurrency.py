@@ -5,9 +5,7 @@ LOOPKEEPER_TEST_POSTGRES_URL is set (the case that needs the customer-row lock),
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +17,6 @@ from core.inbox import accept
 from core.models import InboxMessage, Meeting, PainPoint, SampleCommitment
 from tests.fakes import fake_extract
 from tests.helpers import at, msg, seed
-
-
-@pytest.fixture
-def any_db(request: pytest.FixtureRequest) -> Iterator[str]:
-    name = "pg_db" if os.environ.get("LOOPKEEPER_TEST_POSTGRES_URL") else "db"
-    yield request.getfixturevalue(name)
 
 
 def test_same_customer_from_two_conversations_at_once(
