@@ -168,19 +168,27 @@ def customer(name: str, as_json: bool) -> None:
         f"{data['name']}  {data['region'] or ''}  owner {data['owner'] or '-'}  "
         f"stage {data['stage'] or '-'}  level {data['level'] or '-'}"
     )
-    click.echo("pain points:")
-    for p in data["pain_points"]:
-        click.echo(f"  [{p['category']}] {p['text']}  ×{p['mentions']}")
-    click.echo("meetings:")
-    for m in data["meetings"]:
-        click.echo(f"  {m['start']}  {m['what']}  {m['status']}")
-    click.echo("samples:")
-    for s in data["samples"]:
-        click.echo(f"  {s['quantity'] or ''}{s['unit'] or ''} {s['model']}  {s['status']}  due {s['due']}")
-    click.echo("todos:")
-    for t in data["todos"]:
-        click.echo(f"  {t['id']} {t['status']:9} due {t['due']}  {t['title']}")
+    sections = [
+        ("pain points", [f"[{p['category']}] {p['text']}  ×{p['mentions']}" for p in data["pain_points"]]),
+        ("meetings", [f"{m['start']}  {m['what']}  {m['status']}" for m in data["meetings"]]),
+        ("samples", [f"{_amount(s)}{s['model']}  {s['status']}  due {s['due']}" for s in data["samples"]]),
+        ("todos", [f"{t['id']} {t['status']:9} due {t['due']}  {t['title']}" for t in data["todos"]]),
+    ]
+    for title, lines in sections:
+        click.echo(f"{title}:" if lines else f"{title}: none")
+        for text in lines:
+            click.echo(f"  {text}")
     click.echo(f"activities: {len(data['activities'])}")
+
+
+def _amount(sample: dict[str, Any]) -> str:
+    """ "2台 ", "3 units ", "" — a word unit gets a space after the number, a measure word does not."""
+    qty, unit = sample.get("quantity"), sample.get("unit") or ""
+    if qty is None and not unit:
+        return ""
+    number = "" if qty is None else (f"{qty:g}" if isinstance(qty, float) else str(qty))
+    sep = " " if unit[:1].isascii() and unit[:1].isalpha() and number else ""
+    return f"{number}{sep}{unit} "
 
 
 @main.command()
@@ -314,7 +322,14 @@ def sweep() -> None:
     "--enqueue", is_flag=True, help="hand the work to running workers instead of applying in-process"
 )
 @click.option("--wait", is_flag=True, help="with --enqueue: return when the workers have applied everything")
-def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="with --wait: give up after this many seconds (and after 120 s without progress)",
+)
+def ingest(path: Path, fmt: str, enqueue: bool, wait: bool, timeout: float) -> None:
     """Backfill a chat export (JSONL, Slack export folder or zip) through the capture pipeline."""
     from bot.ingest import (
         IngestSummary,
@@ -346,15 +361,44 @@ def ingest(path: Path, fmt: str, enqueue: bool, wait: bool) -> None:
     for line in summary.lines():
         click.echo(line)
     if enqueue and wait:
-        left = wait_until_applied()
-        click.echo("all applied by the workers" if not left else f"{left} message(s) still pending")
+        left = wait_until_applied(
+            timeout,
+            stall=min(120.0, timeout),
+            report=lambda n: click.echo(f"waiting for the workers: {n} message(s) still pending", err=True),
+        )
+        if left:
+            click.echo(
+                f"{left} message(s) still pending: is a worker running? (`make run`, or "
+                "`celery -A config.celery worker`; `loopkeeper apply` applies them in-process)"
+            )
+            raise SystemExit(1)
+        click.echo("all applied by the workers")
+    if summary.errors:
+        raise SystemExit(1)
+
+
+@main.command("apply")
+def apply_cmd() -> None:
+    """Apply every pending inbox row in-process (no workers needed); exit 1 if a row failed."""
+    from bot.ingest import apply_pending
+
+    summary = apply_pending()
+    for line in summary.outcome_lines() or ["nothing pending"]:
+        click.echo(line)
+    if summary.errors:
+        raise SystemExit(1)
 
 
 # --- extraction -------------------------------------------------------------------------------------
 
 
 @main.command()
-@click.option("--now", "now_s", default=None, help="ISO 8601 (default: now); an offset in it wins over --tz")
+@click.option(
+    "--now",
+    "now_s",
+    default=None,
+    help="ISO 8601 (default: now); an offset in it wins over a --tz that disagrees",
+)
 @click.option("--tz", default=None, help="IANA zone or fixed offset (default: LOOPKEEPER_TIMEZONE)")
 @click.option("--jsonl", "jsonl", default=None, help="FILE or - : lines of {id, text, now?, tz?}")
 @click.option("--gazetteer", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
@@ -367,19 +411,44 @@ def extract(
     from core.timeutil import parse_tz
     from nlp.types import GazetteerEntry
 
-    settings = get_settings()
+    settings = _settings()
+    if tz is not None:
+        try:
+            parse_tz(tz)
+        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise click.BadParameter(
+                f"{tz!r} is not a time zone (an IANA name such as Asia/Shanghai, or +08:00)",
+                param_hint="--tz",
+            ) from exc
     gaz = None
     if gazetteer:
         import csv
 
         with gazetteer.open(encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if "name" not in (reader.fieldnames or []):
+                raise click.ClickException(
+                    f"{gazetteer}: the first line must name the columns, one of them 'name'"
+                )
             gaz = [
                 GazetteerEntry(name=r["name"], aliases=[a for a in (r.get("aliases") or "").split("|") if a])
-                for r in csv.DictReader(fh)
+                for r in reader
+                if (r.get("name") or "").strip()
             ]
 
     def one(item_id: Any, t: str, n: str | None, z: str | None) -> dict[str, Any]:
+        if not isinstance(t, str):
+            raise ValueError(f"text must be a string, not {type(t).__name__}")
+        if n is not None and not isinstance(n, str):
+            raise ValueError("now must be an ISO 8601 string")
+        if z is not None and not isinstance(z, str):
+            raise ValueError("tz must be a string")
         zone = z or tz
+        try:
+            if zone:
+                parse_tz(zone)
+        except KeyError:
+            raise ValueError(f"{zone!r} is not a time zone") from None
         if n:
             now = datetime.fromisoformat(n)
             if now.tzinfo is None:
@@ -388,8 +457,6 @@ def extract(
                 zone = None  # DESIGN §7: an offset in `now` wins over a zone that disagrees with it
         else:
             now = datetime.now(parse_tz(zone or settings.timezone))
-        if not isinstance(t, str):
-            raise ValueError("text must be a string")
         ex = nlp.extract(t, now=now, tz=zone or (None if n else settings.timezone), gazetteer=gaz)
         out: dict[str, Any] = {"id": item_id} if item_id is not None else {}
         out.update(ex.model_dump(mode="json"))
@@ -398,7 +465,10 @@ def extract(
         return out
 
     if jsonl:
-        stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
+        try:
+            stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise click.ClickException(f"--jsonl {jsonl}: {exc.strerror or exc}") from exc
         with stream:
             for n, line in enumerate(stream, start=1):
                 if not line.strip():
@@ -408,7 +478,9 @@ def extract(
                     if not isinstance(obj, dict):
                         raise ValueError('a line is an object {"id", "text", "now"?, "tz"?}')
                     result = one(obj.get("id"), obj["text"], obj.get("now") or now_s, obj.get("tz"))
-                except (KeyError, ValueError) as exc:
+                except KeyError as exc:
+                    raise click.ClickException(f"line {n}: missing field {exc}") from exc
+                except ValueError as exc:
                     raise click.ClickException(f"line {n}: {exc}") from exc
                 click.echo(_json_line(result))
         return
@@ -445,11 +517,32 @@ def info() -> None:
     click.echo(f"platforms enabled: {', '.join(enabled) or 'none'}")
     if not enabled:
         click.echo(
-            "next: set LOOPKEEPER_SLACK__*, LOOPKEEPER_DINGTALK__* or LOOPKEEPER_WECOM__* (README 'Connect')"
+            "next: set LOOPKEEPER_SLACK__*, LOOPKEEPER_DINGTALK__* or LOOPKEEPER_WECOM__* "
+            "(README 'Connecting a platform')"
         )
-    click.echo(
-        "try: loopkeeper members import FILE; loopkeeper customers import FILE; loopkeeper ingest FILE"
-    )
+    lk = _console_script()
+    click.echo(f"try: {lk} members import FILE; {lk} customers import FILE; {lk} ingest FILE")
+
+
+def _console_script() -> str:
+    """How to call this CLI from the current shell: `loopkeeper` when it is on PATH, else its path."""
+    import shutil
+
+    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("loopkeeper")
+    if (
+        here is not None
+        and here.name == "loopkeeper"
+        and on_path
+        and Path(on_path).resolve() == here.resolve()
+    ):
+        return "loopkeeper"
+    if here is not None and here.name == "loopkeeper":
+        try:
+            return str(here.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(here)
+    return ".venv/bin/loopkeeper"
 
 
 @main.command("wecom-token")

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
-from config.settings import get_settings
+from config.settings import startup_settings
 
 TASK_MODULES = ["core.tasks", "bot.tasks"]
 
 
 def make_celery() -> Celery:
-    settings = get_settings()
+    settings = startup_settings()
     from config.rules import get_rules
 
     get_rules()  # validated at start-up: a mistake in rules.yaml stops worker and beat, line named
@@ -61,3 +61,13 @@ def make_celery() -> Celery:
 
 
 app = make_celery()
+
+
+@signals.setup_logging.connect
+def _logging(**_: object) -> None:
+    """Worker and beat log through config/logging.py (LOOPKEEPER_LOG_LEVEL / LOOPKEEPER_LOG_FORMAT);
+    connecting this signal stops Celery from installing its own handlers."""
+    from config.logging import setup_logging
+
+    settings = startup_settings()
+    setup_logging(settings.log_level, settings.log_format)

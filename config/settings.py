@@ -10,8 +10,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,10 +20,18 @@ DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 # Values people copy from a template and forget to replace.
 _PLACEHOLDER = re.compile(
-    r"^(|x+|\*+|\.\.\.|<.*>|\{.*\}|changeme|change[-_ ]?me|todo|tbd|placeholder|your[-_ ].*|replace[-_ ]?me"
-    r"|xoxb-your.*|xoxb-x+|xapp-x+|example|dummy|secret|none|null)$",
+    r"^(|x+|\*+|\.\.\.|<.*>|\{.*\}|\$\{.*\}|\$[A-Z_][A-Z0-9_]*|changeme|change[-_ ]?me|todo|tbd|placeholder"
+    r"|your[-_ ].*|replace[-_ ]?me|example|dummy|secret|none|null"
+    # a token prefix followed by nothing real: xoxb-..., xoxb-xxxxxxxxxxxx-…, xapp-XXXX
+    r"|(?:xox[abpe]|xapp)-[xX.…*\-]*|xox[abpe]-your.*"
+    # only filler characters: ------, x-x-x, ……, ***
+    r"|[xX.…*\-]+)$",
     re.IGNORECASE,
 )
+
+
+# the fixed offsets core.timeutil.parse_tz reads (+08:00, -0230, UTC+8)
+_FIXED_OFFSET = re.compile(r"^(?:UTC|GMT)?[+-]\d{1,2}(?::?\d{2})?$")
 
 
 class PlaceholderCredential(ValueError):
@@ -36,6 +45,8 @@ def _is_placeholder(value: str) -> bool:
 class _Platform(BaseModel):
     #: field names that must all be set for the platform to be enabled
     _required: tuple[str, ...] = ()
+    #: other plain-text values copied from the admin console (checked for placeholders too)
+    _identifiers: tuple[str, ...] = ()
 
     def _credential_values(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -43,7 +54,7 @@ class _Platform(BaseModel):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 out[name] = value.get_secret_value()
-            elif name in self._required and isinstance(value, str):
+            elif (name in self._required or name in self._identifiers) and isinstance(value, str):
                 out[name] = value
         return out
 
@@ -56,8 +67,8 @@ class _Platform(BaseModel):
         for name, value in self._credential_values().items():
             if value and _is_placeholder(value):
                 env = f"LOOPKEEPER_{platform.upper()}__{name.upper()}"
-                raise PlaceholderCredential(
-                    f"{env} is set to a placeholder ({value[:12]!r}); paste the real value from the "
+                raise PlaceholderCredential(  # never echo the value: it may be a real secret mistaken
+                    f"{env} is set to a placeholder; paste the real value from the "
                     f"{platform} admin console or unset it to disable {platform}."
                 )
 
@@ -76,6 +87,7 @@ class SlackSettings(_Platform):
 
 class DingTalkSettings(_Platform):
     _required = ("client_id", "client_secret")
+    _identifiers = ("robot_code",)
     client_id: str | None = None
     client_secret: SecretStr | None = None
     robot_code: str | None = None
@@ -101,6 +113,7 @@ class DingTalkSettings(_Platform):
 
 class WeComSettings(_Platform):
     _required = ("corp_id", "secret")
+    _identifiers = ("agent_id",)
     corp_id: str | None = None
     agent_id: str | None = None
     secret: SecretStr | None = None
@@ -135,12 +148,12 @@ class AlertChannel(BaseModel):
         return "robot-" + hashlib.sha256((self.webhook or "").encode()).hexdigest()[:16]
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{DEFAULT_VAR_DIR / 'loopkeeper.sqlite'}"
+def default_database_url(var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    return f"sqlite:///{var_dir / 'loopkeeper.sqlite'}"
 
 
-def default_broker_url() -> str:
-    return f"sqla+sqlite:///{DEFAULT_VAR_DIR / 'celery-broker.sqlite'}"
+def default_broker_url(var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    return f"sqla+sqlite:///{var_dir / 'celery-broker.sqlite'}"
 
 
 class Settings(BaseSettings):
@@ -151,8 +164,10 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    database_url: str = Field(default_factory=default_database_url)
-    broker_url: str = Field(default_factory=default_broker_url)
+    #: default (empty): the SQLite file in var_dir
+    database_url: str = ""
+    #: default (empty): kombu's SQLAlchemy transport on a SQLite file in var_dir
+    broker_url: str = ""
     redis_url: str | None = None
     timezone: str = "Asia/Shanghai"
     #: where the embedded defaults keep their files (SQLite database, broker, beat schedule)
@@ -181,6 +196,30 @@ class Settings(BaseSettings):
     wecom: WeComSettings = Field(default_factory=WeComSettings)
     alert_channels: list[AlertChannel] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        self.var_dir = self.var_dir.expanduser().absolute()
+        if not self.database_url.strip():
+            self.database_url = default_database_url(self.var_dir)
+        if not self.broker_url.strip():
+            self.broker_url = default_broker_url(self.var_dir)
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        v = v.strip()
+        if _FIXED_OFFSET.match(v):
+            return v
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"LOOPKEEPER_TIMEZONE={v!r} is not a time zone: use an IANA name such as Asia/Shanghai "
+                "or a fixed offset such as +08:00"
+            ) from None
+        return v
+
     @field_validator("alert_channels", mode="before")
     @classmethod
     def _parse_channels(cls, v: Any) -> Any:
@@ -200,6 +239,15 @@ class Settings(BaseSettings):
         self.wecom.check_placeholders("wecom")
         if self.api_token is not None and _is_placeholder(self.api_token.get_secret_value()):
             raise PlaceholderCredential("LOOPKEEPER_API_TOKEN is set to a placeholder; set a real token.")
+        for i, ch in enumerate(self.alert_channels):
+            for name in ("webhook", "secret", "channel"):
+                value = getattr(ch, name)
+                text = value.get_secret_value() if isinstance(value, SecretStr) else value
+                if text and _is_placeholder(text):
+                    raise PlaceholderCredential(
+                        f"LOOPKEEPER_ALERT_CHANNELS entry {i + 1} ({ch.platform}): {name} is set to a "
+                        "placeholder; paste the real value or remove the entry."
+                    )
 
     @property
     def is_sqlite(self) -> bool:
@@ -224,6 +272,20 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def startup_settings() -> Settings:
+    """`get_settings` for process entry points (web, worker, beat): a configuration mistake ends the
+    process with one clear line instead of a traceback. Values are never echoed."""
+    try:
+        return get_settings()
+    except PlaceholderCredential as exc:
+        raise SystemExit(f"loopkeeper: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SystemExit(f"loopkeeper: configuration error: {problems}") from None
 
 
 def reset_settings() -> None:

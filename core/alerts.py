@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from config.rules import Rules, SlaRule
 from core import channels
 from core.messages import Action, OutboundMessage
-from core.models import Alert, Member, Notice
+from core.models import Alert, Capture, InboxMessage, Meeting, Member, Notice, SampleCommitment, Todo
 from core.notices import create_notice
 from core.people import context_for_member, resolve_role
 from core.sqlutil import insert_ignore, table_of
@@ -61,6 +61,24 @@ def _actions(alert_id: int) -> list[Action]:
     ]
 
 
+def origin_platform(session: Session, alert: Alert) -> str | None:
+    """The platform the alert's fact came from (a todo's capture, a meeting's or sample's message): the
+    recipient is told there when they are reachable on it (delivery falls back to another platform)."""
+    inbox_id: int | None = None
+    if alert.subject_type == "todo":
+        todo = session.get(Todo, alert.subject_id)
+        capture = session.get(Capture, todo.capture_id) if todo and todo.capture_id else None
+        inbox_id = capture.inbox_id if capture else None
+    elif alert.subject_type == "meeting":
+        meeting = session.get(Meeting, alert.subject_id)
+        inbox_id = meeting.inbox_id if meeting else None
+    elif alert.subject_type == "sample":
+        sample = session.get(SampleCommitment, alert.subject_id)
+        inbox_id = sample.inbox_id if sample else None
+    row = session.get(InboxMessage, inbox_id) if inbox_id else None
+    return row.platform if row else None
+
+
 def notify(
     session: Session,
     alert: Alert,
@@ -91,6 +109,7 @@ def notify(
             actions=_actions(alert_id),
         ),
         extra={"step": step},
+        platform=origin_platform(session, alert),
     )
 
 

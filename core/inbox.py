@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from core.db import session_scope
+from core.db import retry_locked, session_scope
 from core.messages import ChatMessage
 from core.models import Conversation, InboxMessage, PlatformIdentity
 from core.sqlutil import insert_ignore
@@ -23,6 +24,35 @@ log = logging.getLogger(__name__)
 
 #: called with the inbox id after the INSERT committed (bot wires it to the Celery task)
 Enqueue = Callable[[int], None]
+
+#: the longest message text an import accepts (a chat message is far shorter; see pipeline.MAX_EXTRACT_CHARS)
+MAX_TEXT_CHARS = 100_000
+
+
+def unstorable(value: str) -> str | None:
+    """Why a string cannot be stored as text in every supported database, or None if it can:
+    PostgreSQL refuses NUL in text and JSON, and a lone UTF-16 surrogate is not encodable as UTF-8."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (e.g. \\ud800), which is not valid Unicode text"
+    return None
+
+
+def storable(value: Any) -> Any:
+    """``value`` with NUL and unpaired surrogates replaced by U+FFFD, recursively (live traffic is stored
+    rather than refused)."""
+    if isinstance(value, str):
+        if unstorable(value) is None:
+            return value
+        return value.replace("\x00", "\ufffd").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
 
 
 @dataclass
@@ -41,10 +71,11 @@ def member_for(session: Session, platform: str, user_id: str) -> int | None:
 
 
 def conversation_for(session: Session, msg: ChatMessage) -> Conversation:
+    title = storable(msg.conversation.title)
     conv_values = {
         "platform": msg.platform,
-        "conversation_id": msg.conversation.id,
-        "title": msg.conversation.title,
+        "conversation_id": storable(msg.conversation.id),
+        "title": title,
         "kind": msg.conversation.kind,
         "external": msg.conversation.external,
         "auto_record": False,
@@ -52,11 +83,12 @@ def conversation_for(session: Session, msg: ChatMessage) -> Conversation:
     insert_ignore(session, Conversation, conv_values, ["platform", "conversation_id"])  # type: ignore[arg-type]
     conv = session.exec(
         select(Conversation).where(
-            Conversation.platform == msg.platform, Conversation.conversation_id == msg.conversation.id
+            Conversation.platform == msg.platform,
+            Conversation.conversation_id == conv_values["conversation_id"],
         )
     ).one()
-    if msg.conversation.title and conv.title != msg.conversation.title:
-        conv.title = msg.conversation.title
+    if title and conv.title != title:
+        conv.title = title
         session.add(conv)
     if msg.conversation.external and not conv.external:
         conv.external = True
@@ -89,13 +121,18 @@ def store(session: Session, msg: ChatMessage, *, source: str = "live") -> int | 
         "status": "pending",
         "attempts": 0,
     }
+    values = {k: storable(v) for k, v in values.items()}
     return insert_ignore(session, InboxMessage, values, ["platform", "message_id"])  # type: ignore[arg-type]
 
 
 def accept(msg: ChatMessage, enqueue: Enqueue | None = None, *, source: str = "live") -> Accepted:
     """Store the message durably (one transaction), then hand its id to `enqueue` after the commit."""
-    with session_scope() as session:
-        inbox_id = store(session, msg, source=source)
+
+    def insert() -> int | None:
+        with session_scope() as session:
+            return store(session, msg, source=source)
+
+    inbox_id = retry_locked(insert)  # the INSERT is keyed: running it again is safe
     if inbox_id is None:
         log.info("duplicate delivery ignored", extra={"platform": msg.platform})
         return Accepted(None, True)

@@ -15,13 +15,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 import nlp
 from config.settings import get_settings
 from core.customers import gazetteer, resolve
-from core.db import session_scope
+from core.db import read_scope, session_scope
 from core.facts import record
 from core.messages import Action, OutboundMessage
 from core.models import Activity, Capture, Conversation, Customer, InboxMessage, Member, Question
@@ -33,6 +33,9 @@ from core.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+#: extraction reads at most this many characters of a message (a platform message is far shorter; a
+#: pasted novel would otherwise exceed spaCy's max_length and fail on every attempt)
+MAX_EXTRACT_CHARS = 20_000
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
@@ -85,7 +88,7 @@ def _next_pending(session: Session, conv_pk: int) -> InboxMessage | None:
 
 def process_inbox(inbox_id: int, owner: str | None = None) -> list[Outcome]:
     """Apply the pending messages of ``inbox_id``'s conversation in order. Safe to run twice."""
-    with session_scope() as session:
+    with read_scope() as session:
         row = session.get(InboxMessage, inbox_id)
         if row is None or row.conversation_pk is None:
             return []
@@ -93,7 +96,24 @@ def process_inbox(inbox_id: int, owner: str | None = None) -> list[Outcome]:
     return process_conversation(conv_pk, owner)
 
 
-def process_conversation(conv_pk: int, owner: str | None = None) -> list[Outcome]:
+def pending_conversations() -> list[int]:
+    """Conversations with rows still pending or processing (oldest first)."""
+    with read_scope() as session:
+        rows = session.exec(
+            select(InboxMessage.conversation_pk, func.min(InboxMessage.id))
+            .where(col(InboxMessage.status).in_(("pending", "processing")))
+            .group_by(col(InboxMessage.conversation_pk))
+            .order_by(func.min(InboxMessage.id))
+        ).all()
+    return [int(r[0]) for r in rows if r[0] is not None]
+
+
+def process_conversation(
+    conv_pk: int, owner: str | None = None, *, retry_inline: bool = False
+) -> list[Outcome]:
+    """Apply the conversation's pending rows in order. A row that raises goes back to pending (a worker
+    returns and the sweeper retries it later; ``retry_inline`` retries it at once, for in-process runs);
+    after MAX_ATTEMPTS it is marked failed and the rows after it are applied."""
     owner = owner or f"{WORKER_ID}:{uuid.uuid4().hex[:6]}"
     outcomes: list[Outcome] = []
     while True:
@@ -120,8 +140,12 @@ def process_conversation(conv_pk: int, owner: str | None = None) -> list[Outcome
                     session.add(row)
                     row_id = row.id or 0
                 try:
+                    # the slow part, extraction, reads only: it runs before the write transaction so
+                    # other processes sharing a SQLite file are not locked out meanwhile
+                    with read_scope() as session:
+                        prepared = prepare_extraction(session, row_id)
                     with session_scope() as session:
-                        outcomes.append(apply_message(session, row_id))
+                        outcomes.append(apply_message(session, row_id, extraction=prepared))
                 except Exception as exc:
                     log.exception("inbox %s failed", row_id)
                     with session_scope() as session:
@@ -130,12 +154,18 @@ def process_conversation(conv_pk: int, owner: str | None = None) -> list[Outcome
                             failed.status = "failed" if failed.attempts >= MAX_ATTEMPTS else "pending"
                             failed.error = f"{type(exc).__name__}: {exc}"[:2000]
                             session.add(failed)
+                    gave_up = failed is None or failed.status == "failed"
+                    if gave_up:
+                        outcomes.append(Outcome(row_id, "failed", type(exc).__name__))
+                        continue  # the rows after a failed one are applied
+                    if retry_inline:
+                        continue  # the next look takes the same row again
                     outcomes.append(Outcome(row_id, "error", type(exc).__name__))
                     return outcomes  # keep order: later rows wait for this one's retry
         finally:
             _release_conversation(conv_pk, owner)
         # a row may have arrived between our last look and the release: look once more
-        with session_scope() as session:
+        with read_scope() as session:
             if _next_pending(session, conv_pk) is None:
                 return outcomes
 
@@ -181,7 +211,36 @@ def _evidence_for(session: Session, row: InboxMessage) -> InboxMessage:
     return row
 
 
-def apply_message(session: Session, inbox_id: int) -> Outcome:
+def _extraction_input(session: Session, row: InboxMessage) -> tuple[str, datetime, InboxMessage] | None:
+    """What the extractor reads for ``row`` (text, reference time, evidence row), or None when the row is
+    applied without extraction (not recorded, or a capture whose quoted text must be asked for)."""
+    conv = session.get(Conversation, row.conversation_pk) if row.conversation_pk else None
+    is_capture = row.intent == "capture"
+    if not is_capture and row.source == "live" and not (conv and conv.customer_id and conv.auto_record):
+        return None
+    text = ((row.quoted_text if is_capture and row.quoted_text else row.text) or "")[:MAX_EXTRACT_CHARS]
+    if is_capture and not text.strip() and row.quoted_message_id:
+        return None
+    evidence = _evidence_for(session, row)
+    now = row.quoted_sent_at if (is_capture and row.quoted_sent_at) else evidence.sent_at
+    return text, now, evidence
+
+
+def prepare_extraction(session: Session, inbox_id: int) -> nlp.Extraction | None:
+    """Run the extractor for ``inbox_id`` in a read-only session (None when none is needed)."""
+    row = session.get(InboxMessage, inbox_id)
+    if row is None or row.status in ("done", "skipped"):
+        return None
+    found = _extraction_input(session, row)
+    if found is None:
+        return None
+    text, now, _ = found
+    return nlp.extract(text, now=now, tz=row.tz, gazetteer=gazetteer(session))
+
+
+def apply_message(session: Session, inbox_id: int, extraction: nlp.Extraction | None = None) -> Outcome:
+    """Apply one row in the caller's (write) transaction; ``extraction`` is the one `prepare_extraction`
+    computed beforehand, else the extractor runs here."""
     row = session.get(InboxMessage, inbox_id)
     if row is None:
         return Outcome(inbox_id, "skipped", "missing")
@@ -189,16 +248,14 @@ def apply_message(session: Session, inbox_id: int) -> Outcome:
         return Outcome(inbox_id, row.status, "already applied")
     conv = session.get(Conversation, row.conversation_pk) if row.conversation_pk else None
     is_capture = row.intent == "capture"
-    if not is_capture and row.source == "live" and not (conv and conv.customer_id and conv.auto_record):
+    found = _extraction_input(session, row)
+    if found is None:
+        if is_capture:
+            return _ask_paste(session, row)
         return _finish(session, row, "skipped", "not_recorded")
-
-    text = (row.quoted_text if is_capture and row.quoted_text else row.text) or ""
-    if is_capture and not text.strip() and row.quoted_message_id:
-        return _ask_paste(session, row)
-
-    evidence = _evidence_for(session, row)
-    now = row.quoted_sent_at if (is_capture and row.quoted_sent_at) else evidence.sent_at
-    extraction = nlp.extract(text, now=now, tz=row.tz, gazetteer=gazetteer(session))
+    text, now, evidence = found
+    if extraction is None or len(extraction.text) != len(text) or extraction.now != now:  # stale: redo
+        extraction = nlp.extract(text, now=now, tz=row.tz, gazetteer=gazetteer(session))
 
     if not is_capture and extraction.is_empty:
         return _finish(session, row, "skipped", "chatter")
@@ -216,6 +273,11 @@ def apply_message(session: Session, inbox_id: int) -> Outcome:
         return _ask_customer(session, row, [c.name for c in res.candidates], res.how)
 
     customer = res.customer
+    # one customer's facts are recorded one message at a time: on PostgreSQL two workers applying messages
+    # of different conversations about the same customer would otherwise both see "no such meeting yet"
+    # (READ COMMITTED) and both add it. The row lock waits for the other transaction; every read after it
+    # sees what that transaction committed. SQLite already serializes writers (BEGIN IMMEDIATE).
+    session.refresh(customer, with_for_update={"key_share": True})  # FOR NO KEY UPDATE: FK inserts still pass
     owner_id = row.sender_member_id or customer.owner_id
     capture = Capture(inbox_id=row.id or 0, member_id=row.sender_member_id, customer_id=customer.id)
     session.add(capture)

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from config.celery import app
 from config.settings import get_settings
 from core import pipeline
-from core.db import session_scope
+from core.db import read_scope, session_scope
 from core.models import Conversation, InboxMessage
 from core.scan import scan
 from core.timeutil import utcnow
@@ -35,7 +35,7 @@ def stale_conversations(limit: int = 500) -> list[int]:
     settings = get_settings()
     now = utcnow()
     cutoff = now - timedelta(seconds=settings.sweep_after_seconds)
-    with session_scope() as session:
+    with read_scope() as session:
         rows = session.exec(
             select(func.min(InboxMessage.id))
             .join(Conversation, col(Conversation.id) == col(InboxMessage.conversation_pk))

@@ -130,5 +130,12 @@ def pg_db(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
+def any_db(request: pytest.FixtureRequest) -> Iterator[str]:
+    """PostgreSQL (pg_db) when LOOPKEEPER_TEST_POSTGRES_URL is set, else the SQLite `db`."""
+    name = "pg_db" if os.environ.get("LOOPKEEPER_TEST_POSTGRES_URL") else "db"
+    yield request.getfixturevalue(name)
+
+
+@pytest.fixture
 def redis_url() -> str:
     return _service_or_skip("LOOPKEEPER_TEST_REDIS_URL", None, 6379, "Redis")

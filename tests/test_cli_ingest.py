@@ -28,7 +28,7 @@ def run(*args: str) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
-def line(mid: str, text: str, **kw: object) -> str:
+def line(mid: str, text: object, **kw: object) -> str:
     obj = {
         "platform": "wecom",
         "message_id": mid,
@@ -121,3 +121,128 @@ def test_unknown_format_is_refused(db: str, tmp_path: Path) -> None:
     f.write_text("hello", encoding="utf-8")
     code, out = run("ingest", str(f))
     assert code == 1 and "cannot tell the format" in out
+
+
+def _seed_roster(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text(MEMBERS_CSV, encoding="utf-8")
+    (tmp_path / "c.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
+    run("members", "import", str(tmp_path / "m.csv"))
+    run("customers", "import", str(tmp_path / "c.csv"))
+
+
+def statuses() -> dict[str, str]:
+    with session_scope() as s:
+        return {r.message_id: r.status for r in s.exec(select(InboxMessage)).all()}
+
+
+def test_interrupted_ingest_resumes_on_rerun(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import ingest as ingest_mod
+
+    _seed_roster(tmp_path)
+    f = tmp_path / "week.jsonl"
+    f.write_text(
+        "\n".join(
+            [
+                line("m1", "PAIN:price:贵"),
+                line("m2", "收到", sent_at="2026-11-23T09:05:00+08:00"),
+                line("m3", "PAIN:quality:漏水", sent_at="2026-11-23T09:10:00+08:00"),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    real = pipeline.process_conversation
+
+    def interrupted(*a: object, **kw: object) -> list[pipeline.Outcome]:
+        raise KeyboardInterrupt  # Ctrl-C after storing, before anything was applied
+
+    monkeypatch.setattr(ingest_mod.pipeline, "process_conversation", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_mod.ingest(list(ingest_mod.read_jsonl(f)))
+    assert statuses() == {"m1": "pending", "m2": "pending", "m3": "pending"}
+    with session_scope() as s:  # a row a killed run had taken
+        row = s.exec(select(InboxMessage).where(InboxMessage.message_id == "m1")).one()
+        row.status, row.attempts = "processing", 1
+        s.add(row)
+    monkeypatch.setattr(ingest_mod.pipeline, "process_conversation", real)
+    code, out = run("ingest", str(f))
+    assert code == 0, out
+    assert "new: 0, already stored: 3" in out and "recorded 2" in out and "skipped 1" in out
+    assert statuses() == {"m1": "done", "m2": "skipped", "m3": "done"}
+    assert "still pending" not in out
+
+
+def test_apply_command_applies_pending_rows(db: str, tmp_path: Path) -> None:
+    from core.inbox import accept
+    from integrations.common.jsonl import read_jsonl
+
+    _seed_roster(tmp_path)
+    f = tmp_path / "week.jsonl"
+    f.write_text(
+        line("m1", "PAIN:price:贵") + "\n" + line("m2", "收到", conversation_id="c2"), encoding="utf-8"
+    )
+    for m in read_jsonl(f):
+        accept(m, source="ingest")
+    assert statuses() == {"m1": "pending", "m2": "pending"}
+    code, out = run("apply")
+    assert code == 0 and "applied: recorded 1, skipped 1" in out, out
+    assert statuses() == {"m1": "done", "m2": "skipped"}
+    assert run("apply") == (0, "nothing pending\n")
+
+
+def test_failing_row_is_marked_failed_and_does_not_block(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def extract(text: str, *a: object, **kw: object):  # type: ignore[no-untyped-def]
+        calls.append(text)
+        if "BOOM" in text:
+            raise ValueError("E088 text too long")
+        return fake_extract(text, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline.nlp, "extract", extract, raising=False)
+    _seed_roster(tmp_path)
+    f = tmp_path / "week.jsonl"
+    f.write_text(
+        line("m1", "BOOM") + "\n" + line("m2", "PAIN:price:贵", sent_at="2026-11-23T09:05:00+08:00"),
+        encoding="utf-8",
+    )
+    code, out = run("ingest", str(f))
+    assert code == 1, out  # an error is not a success
+    assert "applied: failed 1, recorded 1" in out
+    assert statuses() == {"m1": "failed", "m2": "done"}
+    assert calls.count("BOOM") == pipeline.MAX_ATTEMPTS  # retried, then given up
+    with session_scope() as s:
+        row = s.exec(select(InboxMessage).where(InboxMessage.message_id == "m1")).one()
+        assert row.attempts == pipeline.MAX_ATTEMPTS and "E088" in (row.error or "")
+
+
+def test_extraction_reads_a_bounded_prefix(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+
+    def extract(text: str, *a: object, **kw: object):  # type: ignore[no-untyped-def]
+        seen.append(len(text))
+        return fake_extract(text, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline.nlp, "extract", extract, raising=False)
+    _seed_roster(tmp_path)
+    f = tmp_path / "long.jsonl"
+    f.write_text(line("m1", "PAIN:price:贵 " + "啊" * 50_000), encoding="utf-8")
+    code, out = run("ingest", str(f))
+    assert code == 0 and "recorded 1" in out, out
+    assert seen == [20_000]
+
+
+def test_enqueue_wait_without_a_worker_reports_and_gives_up(db: str, tmp_path: Path) -> None:
+    from bot.ingest import wait_until_applied
+
+    f = tmp_path / "week.jsonl"
+    f.write_text(line("m1", "PAIN:price:贵") + "\n" + line("m2", "收到"), encoding="utf-8")
+    code, out = run("ingest", str(f), "--enqueue", "--wait", "--timeout", "1")
+    assert code == 1, out
+    assert "2 message(s) still pending: is a worker running?" in out and "loopkeeper apply" in out
+    reports: list[int] = []
+    left = wait_until_applied(30, poll=0.05, stall=0.3, report=reports.append, report_every=0.1)
+    assert left == 2 and reports and set(reports) == {2}  # stopped by the stall, long before 30 s
