@@ -180,6 +180,8 @@ def test_event_refusals(fake: FakeServer, db: str) -> None:
     stale, sbody = _encrypted({"EventType": "check_url"}, str(NOW_MS - 3_700_000))
     assert c.post("/dingtalk/events", params=stale, json=sbody).status_code == 401
     assert c.post("/dingtalk/events", params=params, content=b"nope").status_code == 400
+    for junk in ({"encrypt": 5}, {"encrypt": ["x"]}, {"encrypt": {"a": 1}}, {"encrypt": True}):
+        assert c.post("/dingtalk/events", params=params, json=junk).status_code == 400
     assert client_for(adapter, None).post("/dingtalk/events", params=params, json=body).status_code == 503
 
 
