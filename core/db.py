@@ -32,7 +32,11 @@ def make_engine(url: str, busy_timeout_ms: int | None = None) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         timeout_ms = busy_timeout_ms if busy_timeout_ms is not None else get_settings().sqlite_busy_timeout_ms
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_ms / 1000})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": timeout_ms / 1000},
+            hide_parameters=True,  # an SQL error never logs the values (message text, phone numbers)
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -50,7 +54,7 @@ def make_engine(url: str, busy_timeout_ms: int | None = None) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
 
 
 @lru_cache(maxsize=4)
