@@ -333,3 +333,33 @@ def test_a_non_member_gets_the_explanation_directly_and_no_notice(wecom_env: Fak
     assert _inbox() == []
     [send] = wecom_env.calls_to("/cgi-bin/message/send")  # best effort, right after the answer
     assert send.json["touser"] == "wm-stranger"
+
+
+@pytest.mark.parametrize("text", ["看这个 <!DOCTYPE html> 页面", '报价单里写着 <!ENTITY x "y"> 这种东西'])
+def test_dtd_like_text_inside_a_message_is_captured(wecom_env: FakeServer, text: str) -> None:
+    from bot.handler import BotHandler
+
+    client = make_client(BotHandler(enqueue=None))
+    req = encrypt(text_xml("记一下 甲乙 " + text))
+    assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    [row] = _inbox()
+    assert text in row.text
+
+
+def test_a_refused_request_is_not_remembered_as_seen(wecom_env: FakeServer) -> None:
+    handler = RecordingHandler()
+    client = make_client(handler)
+    inner = '<!DOCTYPE xml [<!ENTITY boom "库存周转太慢">]>' + text_xml("&boom;")
+    req = encrypt(inner)
+    for _ in range(2):  # WeCom retries: refused again (400), never acknowledged as an already-handled replay
+        r = client.post("/wecom/callback", params=req.params, content=req.body)
+        assert r.status_code == 400
+    # a malformed inner message refused by the parser is not remembered either
+    bad = encrypt("<xml><Content>unclosed</xml>", nonce="n2")
+    assert [
+        client.post("/wecom/callback", params=bad.params, content=bad.body).status_code for _ in "ab"
+    ] == [
+        400,
+        400,
+    ]
+    assert handler.messages == []
