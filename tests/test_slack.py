@@ -1231,3 +1231,23 @@ def test_a_signed_body_over_one_mib_is_refused_and_not_stored(slack: Slack) -> N
     resp = slack.event(msg_event("甲乙库存周转太慢" + "x" * (1 << 20)))
     assert resp.status_code == 413
     assert _inbox() == []
+
+
+def test_shortcut_on_a_long_message_keeps_the_metadata_under_slacks_limit_and_refetches(
+    slack: Slack, env: FakeServer
+) -> None:
+    """Slack refuses a view whose private_metadata is over 3,000 characters (views.open reference): the
+    text is left out and fetched again when the rep saves."""
+    long_text = ("甲乙说库存周转太慢，账期也太短。" * 300)[:2990]
+    payload = _shortcut() | {"response_url": slack.respond_url}
+    payload["message"] = {**payload["message"], "text": long_text}
+    HISTORY[("C0CUST", TS)] = {"type": "message", "user": "UCUSTOMER", "text": long_text, "ts": TS}
+    slack.interaction(payload)
+    opened = _args(env.calls_to("/api/views.open")[0])["view"]
+    assert len(opened["private_metadata"]) <= 3000
+    view = _args(env.calls_to("/api/views.update")[0])["view"]
+    assert len(view["private_metadata"]) <= 3000
+    assert slack.interaction(_submission(view, "甲乙")).status_code == 200
+    rows = _inbox()
+    assert [(r.customer_hint, r.quoted_text) for r in rows] == [("杭州甲乙贸易", long_text)]
+    assert env.calls_to("/api/conversations.history")
