@@ -1251,3 +1251,10 @@ def test_shortcut_on_a_long_message_keeps_the_metadata_under_slacks_limit_and_re
     rows = _inbox()
     assert [(r.customer_hint, r.quoted_text) for r in rows] == [("杭州甲乙贸易", long_text)]
     assert env.calls_to("/api/conversations.history")
+
+
+def test_reaction_without_a_channel_is_acknowledged_and_ignored(slack: Slack, env: FakeServer) -> None:
+    event = _reaction()
+    event["item"] = {"type": "message", "ts": TS}  # no channel (as on items Slack does not place in one)
+    assert slack.event(event).status_code == 200
+    assert _inbox() == [] and env.calls == []

@@ -283,7 +283,9 @@ class SlackAdapter:
         user = str(event.get("user") or "")
         if not user or user == payloads.bot_user_id(body):
             return
-        channel, ts = str(item["channel"]), str(item["ts"])
+        channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
+        if not channel or not ts:  # e.g. a reaction on a file: nothing to capture
+            return
         if self.recent.first(f"reaction:{channel}:{ts}:{user}"):
             at = payloads.ts_datetime(str(event.get("event_ts") or body.get("event_time") or time.time()))
             self.spawn(self._capture_reacted(user, channel, ts, at))
