@@ -363,3 +363,22 @@ def test_a_refused_request_is_not_remembered_as_seen(wecom_env: FakeServer) -> N
         400,
     ]
     assert handler.messages == []
+
+
+def test_texts_without_msgid_are_two_messages_and_a_retry_is_one(wecom_env: FakeServer) -> None:
+    from bot.handler import BotHandler
+
+    client = make_client(BotHandler(enqueue=None))
+    now = int(time.time())
+    first = text_xml("记一下 甲乙 账期太短", created=now).replace("<MsgId>7001</MsgId>", "")
+    second = text_xml("记一下 丙丁 库存周转太慢", created=now + 5).replace("<MsgId>7001</MsgId>", "")
+    for inner, nonce in (
+        (first, "a1"),
+        (second, "a2"),
+        (first, "a3"),
+    ):  # the last: WeCom's retry of the first
+        req = encrypt(inner, nonce=nonce)
+        assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    rows = _inbox()
+    assert sorted(r.customer_hint or "" for r in rows) == ["丙丁", "甲乙"]
+    assert len({r.message_id for r in rows}) == 2
