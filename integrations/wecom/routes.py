@@ -129,8 +129,8 @@ def build_router(svc: WeComService) -> APIRouter:
 
     @r.post("/sidebar/preview")
     def sidebar_preview(body: PreviewIn, authorization: str | None = Header(default=None)) -> dict[str, Any]:
-        _guard(sidebar.authenticate, svc, authorization)
-        return _guard(sidebar.preview, svc, body.text, body.customer)  # type: ignore[no-any-return]
+        who = _guard(sidebar.authenticate, svc, authorization)
+        return _guard(sidebar.preview, svc, body.text, body.customer, who)  # type: ignore[no-any-return]
 
     @r.post("/sidebar/save")
     def sidebar_save(body: SaveIn, authorization: str | None = Header(default=None)) -> JSONResponse:

@@ -173,11 +173,15 @@ def _all_customers() -> Any:
     return select(Customer)
 
 
-def preview(svc: WeComService, text: str, customer: str | None) -> dict[str, Any]:
+def preview(svc: WeComService, text: str, customer: str | None, who: Who | None = None) -> dict[str, Any]:
+    """The extraction preview; customer names offered or recognised are only those the member may see."""
     text = _check_text(text)
     with session_scope() as session:
-        gaz = gazetteer(session)
-        hits = find_by_name(session, customer) if customer else []
+        member = _member(session, who)
+        ids = visible_customer_ids(session, member) if member is not None else set()
+        visible = {c.name for c in session.exec(_all_customers()).all() if ids is None or (c.id or 0) in ids}
+        gaz = [g for g in gazetteer(session) if g.name in visible]
+        hits = [c for c in find_by_name(session, customer) if c.name in visible] if customer else []
     now = svc.clock().astimezone(parse_tz(svc.timezone))
     ex = nlp.extract(text, now=now, tz=svc.timezone, gazetteer=gaz)
     out = ex.model_dump(mode="json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import select
 
@@ -112,3 +114,13 @@ def test_sidebar_keeps_to_the_members_scope(wecom_env: FakeServer) -> None:
     mgr = {"Authorization": _token_for("wm-mgr")}
     r = client.get("/wecom/sidebar/contact", params={"external_userid": "wmEXT1"}, headers=mgr)
     assert r.json()["customer"] == "苏州戊己医疗" and len(r.json()["customers"]) == 3
+
+
+def test_sidebar_preview_offers_only_customers_in_scope(wecom_env: FakeServer) -> None:
+    client = make_client(RecordingHandler())
+    body = {"text": "戊己说账期太短", "customer": "戊己"}
+    zhou = client.post("/wecom/sidebar/preview", json=body, headers={"Authorization": _token_for("wm-zhou")})
+    chen = client.post("/wecom/sidebar/preview", json=body, headers={"Authorization": _token_for("wm-chen")})
+    assert zhou.status_code == chen.status_code == 200
+    assert zhou.json()["customer_matches"] == [] and chen.json()["customer_matches"] == ["苏州戊己医疗"]
+    assert "苏州戊己医疗" not in json.dumps(zhou.json(), ensure_ascii=False)
