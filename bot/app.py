@@ -176,21 +176,21 @@ def create_app(handler: InboundHandler | None = None) -> FastAPI:
             return lead_json(session, created)
 
     if settings.dingtalk.enabled:
-        _mount_dingtalk(app)
+        _mount_dingtalk(app, handler)
 
     _ = select
     return app
 
 
-def _mount_dingtalk(app: FastAPI) -> None:
-    """DingTalk HTTP mode (/dingtalk/robot, /dingtalk/events) and ActionCard links (/dingtalk/action)."""
-    from bot.handler import BotHandler
+def _mount_dingtalk(app: FastAPI, handler: InboundHandler) -> None:
+    """DingTalk HTTP mode (/dingtalk/robot, /dingtalk/events) and ActionCard links (/dingtalk/action),
+    calling the app's handler like the other platforms."""
     from integrations.dingtalk.adapter import build_adapter
     from integrations.dingtalk.routes import event_crypto, make_router
 
     dt = get_settings().dingtalk
     assert dt.client_secret is not None
-    adapter = build_adapter(BotHandler(), dt)
+    adapter = build_adapter(handler, dt)
     app.include_router(
         make_router(adapter, app_secret=dt.client_secret.get_secret_value(), crypto=event_crypto(dt))
     )

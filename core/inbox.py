@@ -19,6 +19,7 @@ from core.db import retry_locked, session_scope
 from core.messages import ChatMessage
 from core.models import Conversation, InboxMessage, PlatformIdentity
 from core.sqlutil import insert_ignore
+from core.textsafe import clean_message
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def conversation_for(session: Session, msg: ChatMessage) -> Conversation:
 
 def store(session: Session, msg: ChatMessage, *, source: str = "live") -> int | None:
     """Insert the message in the current transaction; the new id, or None if it is already there."""
+    msg = clean_message(msg)  # no NUL / lone surrogate reaches the database (core/textsafe.py)
     conv = conversation_for(session, msg)
     tz = msg.tz or get_settings().timezone
     values = {

@@ -1187,3 +1187,74 @@ def test_unsubscribed_events_and_rate_limit_notices_get_200(slack: Slack, env: F
     removed = _reaction() | {"type": "reaction_removed"}
     assert slack.event(removed).status_code == 200
     assert env.calls == [] and _inbox() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "stamp"),
+    [
+        ("{oops", "application/json", None),
+        ("payload=%7B", "application/x-www-form-urlencoded", None),
+        (json.dumps({"type": "x"}), "application/json", "abc"),
+        (json.dumps({"type": "x"}), "application/json", "-5"),
+    ],
+)
+def test_unsigned_junk_and_non_numeric_timestamp_are_401(
+    slack: Slack, body: str, content_type: str, stamp: str | None
+) -> None:
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": stamp or str(int(time.time())),
+        "X-Slack-Signature": "v0=00",
+    }
+    assert slack.client.post("/slack/events", content=body, headers=headers).status_code == 401
+
+
+def test_a_refused_request_never_logs_its_body(slack: Slack, caplog: pytest.LogCaptureFixture) -> None:
+    body = json.dumps(
+        {"type": "event_callback", "event": {"type": "message", "text": "客户手机 13800138000"}}
+    )
+    caplog.set_level("INFO")
+    for name in ("slack_bolt", "slack_bolt.RequestVerification", "slack_bolt.AsyncApp"):
+        caplog.set_level("INFO", logger=name)
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": "v0=1",
+    }
+    assert slack.client.post("/slack/events", content=body, headers=headers).status_code == 401
+    assert not [r for r in caplog.records if r.levelno > 10 and "13800138000" in r.getMessage()]
+
+
+def test_a_signed_body_over_one_mib_is_refused_and_not_stored(slack: Slack) -> None:
+    _bind("C0CUST", "杭州甲乙贸易")
+    resp = slack.event(msg_event("甲乙库存周转太慢" + "x" * (1 << 20)))
+    assert resp.status_code == 413
+    assert _inbox() == []
+
+
+def test_shortcut_on_a_long_message_keeps_the_metadata_under_slacks_limit_and_refetches(
+    slack: Slack, env: FakeServer
+) -> None:
+    """Slack refuses a view whose private_metadata is over 3,000 characters (views.open reference): the
+    text is left out and fetched again when the rep saves."""
+    long_text = ("甲乙说库存周转太慢，账期也太短。" * 300)[:2990]
+    payload = _shortcut() | {"response_url": slack.respond_url}
+    payload["message"] = {**payload["message"], "text": long_text}
+    HISTORY[("C0CUST", TS)] = {"type": "message", "user": "UCUSTOMER", "text": long_text, "ts": TS}
+    slack.interaction(payload)
+    opened = _args(env.calls_to("/api/views.open")[0])["view"]
+    assert len(opened["private_metadata"]) <= 3000
+    view = _args(env.calls_to("/api/views.update")[0])["view"]
+    assert len(view["private_metadata"]) <= 3000
+    assert slack.interaction(_submission(view, "甲乙")).status_code == 200
+    rows = _inbox()
+    assert [(r.customer_hint, r.quoted_text) for r in rows] == [("杭州甲乙贸易", long_text)]
+    assert env.calls_to("/api/conversations.history")
+
+
+def test_reaction_without_a_channel_is_acknowledged_and_ignored(slack: Slack, env: FakeServer) -> None:
+    event = _reaction()
+    event["item"] = {"type": "message", "ts": TS}  # no channel (as on items Slack does not place in one)
+    assert slack.event(event).status_code == 200
+    assert _inbox() == [] and env.calls == []

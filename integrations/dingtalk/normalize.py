@@ -32,7 +32,10 @@ def from_ms(value: Any) -> datetime | None:
         return None
     if ms <= 0:
         return None
-    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+    try:
+        return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # beyond year 9999 (e.g. createAt 1e20): no usable time
+        return None
 
 
 def _as_dict(value: Any) -> dict[str, Any] | None:

@@ -100,7 +100,9 @@ def make_router(
         try:
             encrypt = json.loads(body).get("encrypt") or ""
         except (ValueError, AttributeError):
-            return JSONResponse({"error": 'body is not {"encrypt": …}'}, status_code=400)
+            encrypt = None
+        if not isinstance(encrypt, str):
+            return JSONResponse({"error": 'body is not {"encrypt": "…"}'}, status_code=400)
         try:
             plain = crypto.verify_and_decrypt(signature, timestamp, nonce, encrypt, now=clock())
             event: dict[str, Any] = json.loads(plain)

@@ -36,6 +36,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from config.settings import SlackSettings
@@ -45,6 +46,9 @@ from integrations.common.inbound import InboundHandler
 from integrations.slack import lookups, payloads, render
 
 log = logging.getLogger(__name__)
+
+#: Slack's own payloads are a few KB (a message is at most 40,000 characters); refuse anything over 1 MiB
+MAX_BODY = 1 << 20
 
 
 TOO_SLOW = Reply(
@@ -144,9 +148,24 @@ class SlackAdapter:
     # -- wiring ---------------------------------------------------------------------------------------
     def router(self) -> APIRouter:
         router = APIRouter()
+        assert self.settings.signing_secret is not None
+        verifier = SignatureVerifier(self.settings.signing_secret.get_secret_value())
 
         @router.post("/slack/events", include_in_schema=False)
         async def slack_events(req: Request) -> Response:
+            # size and signature are checked here, before bolt parses anything: bolt answers unsigned junk
+            # with 500 (it parses first) and logs the whole body of a bad signature at INFO
+            length = req.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_BODY:
+                return Response("body too large", status_code=413)
+            body = await req.body()
+            if len(body) > MAX_BODY:
+                return Response("body too large", status_code=413)
+            stamp = req.headers.get("x-slack-request-timestamp", "")
+            signature = req.headers.get("x-slack-signature", "")
+            if not stamp.isascii() or not stamp.isdigit() or not verifier.is_valid(body, stamp, signature):
+                log.info("slack request refused: bad or missing signature", extra={"size": len(body)})
+                return Response("invalid request", status_code=401)
             return await self.http.handle(req)
 
         return router
@@ -264,7 +283,9 @@ class SlackAdapter:
         user = str(event.get("user") or "")
         if not user or user == payloads.bot_user_id(body):
             return
-        channel, ts = str(item["channel"]), str(item["ts"])
+        channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
+        if not channel or not ts:  # e.g. a reaction on a file: nothing to capture
+            return
         if self.recent.first(f"reaction:{channel}:{ts}:{user}"):
             at = payloads.ts_datetime(str(event.get("event_ts") or body.get("event_time") or time.time()))
             self.spawn(self._capture_reacted(user, channel, ts, at))

@@ -119,8 +119,12 @@ def encode_metadata(meta: dict[str, Any]) -> str:
     """The modal's private_metadata; the message text is dropped when it would not fit (the submission
     then fetches the message again)."""
     raw = json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
+    if len(raw) > METADATA_MAX:  # "t" is the text (app.py); the rest (channel, ts, response_url) is short
+        raw = json.dumps(
+            {k: v for k, v in meta.items() if k != "t"}, ensure_ascii=False, separators=(",", ":")
+        )
     if len(raw) > METADATA_MAX:
-        raw = json.dumps({k: v for k, v in meta.items() if k != "text"}, separators=(",", ":"))
+        raise ValueError("private_metadata over Slack's 3,000 characters even without the text")
     return raw
 
 

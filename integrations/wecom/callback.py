@@ -93,14 +93,13 @@ def open_request(
         plain = crypto.verify_and_decrypt(sig, ts, nonce, encrypt)
     except CallbackCryptoError as exc:
         return None, refused(endpoint, exc.reason)
+    if not json_body:  # JSON is never parsed as XML: a member may well paste "<!DOCTYPE html>" into a message
+        try:
+            plain = clean(plain, inner=True)
+        except UnsafeXML as exc:  # refused before it is remembered: not taken for a replay later
+            return None, refused(endpoint, exc.reason, 400)
     if replay.seen(request_key(params)):
         return None, replayed(endpoint, "the same signed request")
-    if json_body:  # JSON is never parsed as XML: a member may well paste "<!DOCTYPE html>" into a message
-        return plain, None
-    try:
-        plain = clean(plain)
-    except UnsafeXML as exc:
-        return None, refused(endpoint, exc.reason, 400)
     return plain, None
 
 

@@ -116,16 +116,16 @@ class WeComClient:
 
     # -- messages ----------------------------------------------------------------------------------------
     def send_app_message(self, touser: str, msgtype: str, content: dict[str, Any]) -> dict[str, Any]:
-        """`message/send` to members (`touser` "u1|u2"); WeCom drops duplicates of the same content within
-        30 minutes (enable_duplicate_check), which makes a retried delivery harmless."""
+        """`message/send` to members (`touser` "u1|u2"). No ``enable_duplicate_check``: WeCom would silently
+        drop a second identical reply ("收到，正在记录") within its interval; the outbox already sends each
+        notice key once."""
         body: dict[str, Any] = {
             "touser": touser,
             "msgtype": msgtype,
             "agentid": int(self.agent_id) if self.agent_id and self.agent_id.isdigit() else self.agent_id,
             msgtype: content,
             "safe": 0,
-            "enable_duplicate_check": 1,
-            "duplicate_check_interval": 1800,
+            "enable_duplicate_check": 0,
         }
         return self.call("POST", "message/send", json=body)
 

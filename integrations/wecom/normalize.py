@@ -7,6 +7,7 @@ whose `_data` is the xmltodict dict (every value a string). Only this module rea
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +81,15 @@ def message_data(inner_xml: str) -> dict[str, Any]:
     return to_dict(inner_xml)
 
 
+def app_message_id(data: dict[str, Any]) -> str:
+    """``app:<MsgId>``; a text without MsgId (seen from some clients) is keyed by a hash of its sender, time
+    and content, so two such messages stay two while WeCom's retry of one (same plaintext) is the same key."""
+    if data.get("MsgId"):
+        return f"app:{data['MsgId']}"
+    basis = "\x1f".join(str(data.get(k) or "") for k in ("FromUserName", "CreateTime", "AgentID", "Content"))
+    return "app:h:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def normalize(inner_xml: str) -> Inbound:
     """One decrypted callback message → what the handler takes. Raises xmlsafe.UnsafeXML."""
     data = to_dict(inner_xml)  # refuses DTDs, strips control characters, checks well-formedness
@@ -89,7 +99,7 @@ def normalize(inner_xml: str) -> Inbound:
         user = str(data.get("FromUserName") or "")
         return ChatMessage(
             platform=PLATFORM,
-            message_id=f"app:{data.get('MsgId') or ''}",
+            message_id=app_message_id(data),
             conversation=app_conversation(user),
             sender=Sender(platform_user_id=user, is_member=True),
             text=str(getattr(msg, "content", None) or data.get("Content") or ""),

@@ -124,13 +124,13 @@ def build_router(svc: WeComService) -> APIRouter:
         external_chat_id: str | None = None,
         authorization: str | None = Header(default=None),
     ) -> dict[str, Any]:
-        _guard(sidebar.authenticate, svc, authorization)
-        return sidebar.contact_info(svc, external_userid, external_chat_id)
+        who = _guard(sidebar.authenticate, svc, authorization)
+        return sidebar.contact_info(svc, external_userid, external_chat_id, who)
 
     @r.post("/sidebar/preview")
     def sidebar_preview(body: PreviewIn, authorization: str | None = Header(default=None)) -> dict[str, Any]:
-        _guard(sidebar.authenticate, svc, authorization)
-        return _guard(sidebar.preview, svc, body.text, body.customer)  # type: ignore[no-any-return]
+        who = _guard(sidebar.authenticate, svc, authorization)
+        return _guard(sidebar.preview, svc, body.text, body.customer, who)  # type: ignore[no-any-return]
 
     @r.post("/sidebar/save")
     def sidebar_save(body: SaveIn, authorization: str | None = Header(default=None)) -> JSONResponse:

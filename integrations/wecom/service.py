@@ -160,6 +160,7 @@ class WeComService:
         try:
             item = normalize(plain)
         except UnsafeXML as exc:
+            self.replay.forget(callback.request_key(params))  # refused, not handled: never a "replay"
             return callback.refused("callback", exc.reason, 400)
         msg_id = item.message_id if isinstance(item, ChatMessage) else None
         if self.replay.seen(callback.event_key(msg_id, plain)):

@@ -28,6 +28,7 @@ from core.platform_contacts import (
     contact_customer,
     conversation_customer,
 )
+from core.scope import can_see, visible_customer_ids
 from core.timeutil import parse_tz
 from integrations.wecom.jssdk import BadSession, nonce, signature
 from integrations.wecom.service import WeComService
@@ -49,6 +50,7 @@ class SidebarError(Exception):
 class Who:
     user_id: str
     member_name: str
+    member_id: int | None = None  # the roster member: scope checks (core/scope.py)
 
 
 def authenticate(svc: WeComService, authorization: str | None) -> Who:
@@ -69,7 +71,7 @@ def authenticate(svc: WeComService, authorization: str | None) -> Who:
         member = session.get(Member, mid) if mid is not None else None
         if member is None or not member.active:
             raise SidebarError(403, "this WeCom account is not on the loopkeeper roster")
-        return Who(user_id=user_id, member_name=member.name)
+        return Who(user_id=user_id, member_name=member.name, member_id=member.id)
 
 
 def session_from_code(svc: WeComService, code: str) -> str | None:
@@ -104,18 +106,39 @@ def chat_conversation_id(chat_id: str) -> str:
     return f"sidebar-chat:{chat_id}"
 
 
+def _member(session: Any, who: Who | None) -> Member | None:
+    return session.get(Member, who.member_id) if who is not None and who.member_id is not None else None
+
+
+def _visible(session: Any, member: Member | None, customer: Customer | None) -> Customer | None:
+    """`customer` if the member may see it (core/scope.py), else None: another rep's binding stays hidden."""
+    if customer is None or member is None:
+        return customer if member is not None else None
+    return customer if can_see(session, member, customer) else None
+
+
 def contact_info(
-    svc: WeComService, external_userid: str | None, external_chat_id: str | None = None
+    svc: WeComService,
+    external_userid: str | None,
+    external_chat_id: str | None = None,
+    who: Who | None = None,
 ) -> dict[str, Any]:
+    """The contact's (or group's) bound customer and the customers to choose from: only those the member may
+    see; a binding to a customer outside the member's scope is reported as none."""
     out: dict[str, Any] = {"external_userid": external_userid, "customer": None, "name": None}
     out["corp_name"] = None
     with session_scope() as session:
-        out["customers"] = sorted(c.name for c in session.exec(_all_customers()).all())
+        member = _member(session, who)
+        ids = visible_customer_ids(session, member) if member is not None else set()
+        out["customers"] = sorted(
+            c.name for c in session.exec(_all_customers()).all() if ids is None or (c.id or 0) in ids
+        )
         if external_userid:
-            c = contact_customer(session, PLATFORM, external_userid)
+            c = _visible(session, member, contact_customer(session, PLATFORM, external_userid))
             out["customer"] = c.name if c else None
         elif external_chat_id:
-            c = conversation_customer(session, PLATFORM, chat_conversation_id(external_chat_id))
+            conv = chat_conversation_id(external_chat_id)
+            c = _visible(session, member, conversation_customer(session, PLATFORM, conv))
             out["customer"] = c.name if c else None
     if external_userid and svc.client is not None:
         try:
@@ -125,7 +148,8 @@ def contact_info(
             log.info("wecom externalcontact/get failed: %s", type(exc).__name__)
     if out["customer"] is None and out["corp_name"]:
         with session_scope() as session:
-            hits = find_by_name(session, str(out["corp_name"]))
+            member = _member(session, who)
+            hits = [h for h in find_by_name(session, str(out["corp_name"])) if _visible(session, member, h)]
             if len(hits) == 1:
                 out["suggested"] = hits[0].name
     return out
@@ -149,11 +173,15 @@ def _all_customers() -> Any:
     return select(Customer)
 
 
-def preview(svc: WeComService, text: str, customer: str | None) -> dict[str, Any]:
+def preview(svc: WeComService, text: str, customer: str | None, who: Who | None = None) -> dict[str, Any]:
+    """The extraction preview; customer names offered or recognised are only those the member may see."""
     text = _check_text(text)
     with session_scope() as session:
-        gaz = gazetteer(session)
-        hits = find_by_name(session, customer) if customer else []
+        member = _member(session, who)
+        ids = visible_customer_ids(session, member) if member is not None else set()
+        visible = {c.name for c in session.exec(_all_customers()).all() if ids is None or (c.id or 0) in ids}
+        gaz = [g for g in gazetteer(session) if g.name in visible]
+        hits = [c for c in find_by_name(session, customer) if c.name in visible] if customer else []
     now = svc.clock().astimezone(parse_tz(svc.timezone))
     ex = nlp.extract(text, now=now, tz=svc.timezone, gazetteer=gaz)
     out = ex.model_dump(mode="json")
@@ -182,20 +210,31 @@ def save(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Bind the external contact (or customer group) to the named customer when it names exactly one, and
-    capture the text."""
+    capture the text. Scope (core/scope.py): a customer outside the member's scope is refused (403), and a
+    contact or group bound to such a customer is neither moved nor revealed."""
     text = _check_text(text)
     customer = (customer or "").strip() or None
     bound: str | None = None
     sync_chat: str | None = None
     with session_scope() as session:
+        member = _member(session, who)
         target: Customer | None = None
         if customer:
             hits = find_by_name(session, customer)
             exact = [c for c in hits if name_key(c.name) == name_key(customer)]
             target = exact[0] if len(exact) == 1 else (hits[0] if len(hits) == 1 else None)
+            if target is not None and (member is None or not can_see(session, member, target)):
+                raise SidebarError(403, "该客户不在你的权限范围内 (customer not in your scope)")
         existing: Customer | None = None
         if external_userid:
             existing = contact_customer(session, PLATFORM, external_userid)
+        elif external_chat_id:
+            existing = conversation_customer(session, PLATFORM, chat_conversation_id(external_chat_id))
+        if existing is not None and _visible(session, member, existing) is None:
+            if target is not None:
+                raise SidebarError(403, "已绑定到你权限范围外的客户 (bound to a customer outside your scope)")
+            existing = None  # never revealed, never moved
+        if external_userid:
             if target is not None and (existing is None or existing.id != target.id):
                 bind_contact(
                     session, PLATFORM, external_userid, target, name=_contact_name(svc, external_userid)
@@ -203,7 +242,6 @@ def save(
                 log.info("wecom external contact bound to a customer")
         elif external_chat_id:
             conv_id = chat_conversation_id(external_chat_id)
-            existing = conversation_customer(session, PLATFORM, conv_id)
             if target is not None and (existing is None or existing.id != target.id):
                 bind_conversation(session, PLATFORM, conv_id, target, external=True)
                 log.info("wecom customer group bound to a customer")

@@ -1,7 +1,9 @@
 """Safe XML for WeCom callbacks: refuse DTDs and entities before parsing, strip the control characters XML 1.0
 forbids (WeCom forwards them inside message text; expat would reject the whole body), parse with defusedxml.
 
-Used for the outer envelope (``<xml><Encrypt/>…``) and for the decrypted inner message alike.
+Used for the outer envelope (``<xml><Encrypt/>…``), where any DTD-like text is refused, and for the decrypted
+inner message, where only a declaration in the prolog (before the root element) is: message text in CDATA
+may well contain ``<!DOCTYPE html>``, and a declaration anywhere else is not well-formed XML anyway.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from defusedxml import ElementTree as SafeET
 # XML 1.0 allows \t \n \r and U+0020 upward, minus surrogates and U+FFFE/U+FFFF
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _DTD = re.compile(r"<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
+_ROOT = re.compile(r"<[A-Za-z_:]")  # the first element start tag ends the prolog
 
 
 class UnsafeXML(ValueError):
@@ -34,10 +37,16 @@ def refuse_dtd(text: str) -> None:
         raise UnsafeXML("DTD or entity declaration in the body")
 
 
-def clean(raw: bytes | str) -> str:
-    """Decode, refuse DTD/entities, strip illegal characters: the text that may be parsed."""
+def prolog(text: str) -> str:
+    """What comes before the root element (XML declaration, comments, processing instructions, a DTD)."""
+    m = _ROOT.search(text)
+    return text if m is None else text[: m.start()]
+
+
+def clean(raw: bytes | str, *, inner: bool = False) -> str:
+    """Decode, refuse DTD/entities (an inner message: in its prolog only), strip illegal characters."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    refuse_dtd(text)
+    refuse_dtd(prolog(text) if inner else text)
     return strip_illegal(text)
 
 
@@ -56,7 +65,7 @@ def envelope_encrypt(raw: bytes | str) -> str:
 
 def to_dict(raw: bytes | str) -> dict[str, Any]:
     """A decrypted inner message as a dict of its ``<xml>`` children (strings, as xmltodict gives them)."""
-    text = clean(raw)
+    text = clean(raw, inner=True)
     try:
         # well-formedness and the DTD ban checked by defusedxml; the dict built by xmltodict (no entities)
         SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
@@ -70,5 +79,5 @@ def to_dict(raw: bytes | str) -> dict[str, Any]:
 
 
 def cleaned_xml(raw: bytes | str) -> str:
-    """The cleaned text, for parsers (wechatpy) that take XML strings."""
-    return clean(raw)
+    """The cleaned inner message, for parsers (wechatpy) that take XML strings."""
+    return clean(raw, inner=True)

@@ -180,6 +180,8 @@ def test_event_refusals(fake: FakeServer, db: str) -> None:
     stale, sbody = _encrypted({"EventType": "check_url"}, str(NOW_MS - 3_700_000))
     assert c.post("/dingtalk/events", params=stale, json=sbody).status_code == 401
     assert c.post("/dingtalk/events", params=params, content=b"nope").status_code == 400
+    for junk in ({"encrypt": 5}, {"encrypt": ["x"]}, {"encrypt": {"a": 1}}, {"encrypt": True}):
+        assert c.post("/dingtalk/events", params=params, json=junk).status_code == 400
     assert client_for(adapter, None).post("/dingtalk/events", params=params, json=body).status_code == 503
 
 
@@ -265,3 +267,28 @@ def test_web_app_without_dingtalk_has_no_dingtalk_routes(db: str) -> None:
     from bot.app import create_app
 
     assert TestClient(create_app()).post("/dingtalk/robot", json={}).status_code == 404
+
+
+def test_web_app_hands_dingtalk_messages_to_the_injected_handler(
+    db: str, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.app import create_app
+    from config.settings import reset_settings
+
+    monkeypatch.setenv("LOOPKEEPER_DINGTALK__CLIENT_ID", APP_KEY)
+    monkeypatch.setenv("LOOPKEEPER_DINGTALK__CLIENT_SECRET", APP_SECRET)
+    monkeypatch.setenv("LOOPKEEPER_DINGTALK__MODE", "http")
+    monkeypatch.setenv("LOOPKEEPER_DINGTALK__API_URL", fake.url)
+    reset_settings()
+    handler = RecordingHandler()
+    try:
+        c = TestClient(create_app(handler))
+        now_ms = int(time.time() * 1000)
+        payload = robot_payload(
+            "甲乙要月结", group=False, createAt=now_ms, sessionWebhookExpiredTime=now_ms + 60_000
+        )
+        r = c.post("/dingtalk/robot", content=json.dumps(payload), headers=signed_headers(ts_ms=now_ms))
+        assert r.status_code == 200
+        assert [m.text for m in handler.messages] == ["甲乙要月结"]
+    finally:
+        reset_settings()

@@ -219,3 +219,9 @@ def test_expense_category_and_other_events() -> None:
     ev = approval_event("bpms_instance_change", data, event_id="e1", received_at=NOW)
     assert ev is not None and ev.kind == "expense"
     assert approval_event("user_add_org", {"userId": ["1"]}, event_id="e2", received_at=NOW) is None
+
+
+@pytest.mark.parametrize("created", [10**20, "1e400", -5])
+def test_create_at_out_of_range_falls_back_to_the_receive_time(created: Any) -> None:
+    m = robot_message(robot_payload("甲乙要月结", createAt=created), received_at=NOW)
+    assert m.sent_at == NOW

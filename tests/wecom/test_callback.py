@@ -333,3 +333,52 @@ def test_a_non_member_gets_the_explanation_directly_and_no_notice(wecom_env: Fak
     assert _inbox() == []
     [send] = wecom_env.calls_to("/cgi-bin/message/send")  # best effort, right after the answer
     assert send.json["touser"] == "wm-stranger"
+
+
+@pytest.mark.parametrize("text", ["看这个 <!DOCTYPE html> 页面", '报价单里写着 <!ENTITY x "y"> 这种东西'])
+def test_dtd_like_text_inside_a_message_is_captured(wecom_env: FakeServer, text: str) -> None:
+    from bot.handler import BotHandler
+
+    client = make_client(BotHandler(enqueue=None))
+    req = encrypt(text_xml("记一下 甲乙 " + text))
+    assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    [row] = _inbox()
+    assert text in row.text
+
+
+def test_a_refused_request_is_not_remembered_as_seen(wecom_env: FakeServer) -> None:
+    handler = RecordingHandler()
+    client = make_client(handler)
+    inner = '<!DOCTYPE xml [<!ENTITY boom "库存周转太慢">]>' + text_xml("&boom;")
+    req = encrypt(inner)
+    for _ in range(2):  # WeCom retries: refused again (400), never acknowledged as an already-handled replay
+        r = client.post("/wecom/callback", params=req.params, content=req.body)
+        assert r.status_code == 400
+    # a malformed inner message refused by the parser is not remembered either
+    bad = encrypt("<xml><Content>unclosed</xml>", nonce="n2")
+    assert [
+        client.post("/wecom/callback", params=bad.params, content=bad.body).status_code for _ in "ab"
+    ] == [
+        400,
+        400,
+    ]
+    assert handler.messages == []
+
+
+def test_texts_without_msgid_are_two_messages_and_a_retry_is_one(wecom_env: FakeServer) -> None:
+    from bot.handler import BotHandler
+
+    client = make_client(BotHandler(enqueue=None))
+    now = int(time.time())
+    first = text_xml("记一下 甲乙 账期太短", created=now).replace("<MsgId>7001</MsgId>", "")
+    second = text_xml("记一下 丙丁 库存周转太慢", created=now + 5).replace("<MsgId>7001</MsgId>", "")
+    for inner, nonce in (
+        (first, "a1"),
+        (second, "a2"),
+        (first, "a3"),
+    ):  # the last: WeCom's retry of the first
+        req = encrypt(inner, nonce=nonce)
+        assert client.post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    rows = _inbox()
+    assert sorted(r.customer_hint or "" for r in rows) == ["丙丁", "甲乙"]
+    assert len({r.message_id for r in rows}) == 2

@@ -152,3 +152,15 @@ def test_jsapi_tickets_fetch_the_token_and_are_cached(srv: FakeServer) -> None:
     )
     assert srv.calls_to("/cgi-bin/ticket/get")[0].query["type"] == ["agent_config"]
     assert len(srv.calls_to("/cgi-bin/get_jsapi_ticket")) == 1 and len(srv.calls_to("/cgi-bin/gettoken")) == 1
+
+
+def test_identical_replies_are_not_left_to_wecoms_duplicate_check(srv: FakeServer) -> None:
+    """WeCom drops a message equal to one sent within duplicate_check_interval when enable_duplicate_check
+    is 1 (message/send docs); two captures answered with the same text are two notices, both must arrive."""
+    n = _notifier(srv)
+    msg = OutboundMessage(title="收到", body="正在记录")
+    n.send(user_id="wm-zhou", message=msg, notice_key="reply:wecom:1")
+    n.send(user_id="wm-zhou", message=msg, notice_key="reply:wecom:2")
+    bodies = [c.json for c in srv.calls_to("/cgi-bin/message/send")]
+    assert len(bodies) == 2
+    assert all(not b.get("enable_duplicate_check") for b in bodies)
