@@ -185,12 +185,14 @@ def create_app(handler: InboundHandler | None = None) -> FastAPI:
 def _mount_dingtalk(app: FastAPI, handler: InboundHandler) -> None:
     """DingTalk HTTP mode (/dingtalk/robot, /dingtalk/events) and ActionCard links (/dingtalk/action),
     calling the app's handler like the other platforms."""
+    from bot.pacing import wait_for_slot
     from integrations.dingtalk.adapter import build_adapter
     from integrations.dingtalk.routes import event_crypto, make_router
 
     dt = get_settings().dingtalk
     assert dt.client_secret is not None
     adapter = build_adapter(handler, dt)
+    adapter.pace = wait_for_slot  # direct replies share the app robot's limit
     app.include_router(
         make_router(adapter, app_secret=dt.client_secret.get_secret_value(), crypto=event_crypto(dt))
     )

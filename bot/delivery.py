@@ -23,12 +23,15 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot import notifiers, ratelimit
@@ -260,7 +263,10 @@ def _send(job: _Job, now: datetime) -> str:
                 update(table_of(Notice))
                 .where(c.id.in_(job.ids), c.state == "sending")
                 .values(
-                    state="pending", next_attempt_at=now + timedelta(seconds=wait), attempts=c.attempts - 1
+                    state="pending",
+                    # rounded up to the millisecond: the slot is free then (timestamps keep microseconds)
+                    next_attempt_at=now + timedelta(seconds=math.ceil(wait * 1000) / 1000),
+                    attempts=c.attempts - 1,
                 )
             )
         return "throttled"
@@ -336,9 +342,46 @@ def digest_chunks(items: list[tuple[int, str]]) -> list[list[int]]:
     return chunks
 
 
-def deliver_pending(limit: int = 200, now: datetime | None = None) -> int:
-    """One outbox pass (beat runs it every few seconds): the notices sent."""
-    now = now or utcnow()
+def deliver_pending(
+    limit: int = 200,
+    now: datetime | None = None,
+    *,
+    budget_seconds: float = 0.0,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Outbox passes (beat runs this every 10 s): the notices sent. With ``budget_seconds`` the pass is
+    repeated while notices come due within the budget (a destination's next rate-limit slot, a short
+    backoff), sleeping until then, so a destination gets its full rate (DingTalk's one app-robot key: 18
+    a minute, not one per beat tick)."""
+    start = now or clock()
+    sent = _deliver_pass(limit, start)
+    deadline = start + timedelta(seconds=budget_seconds)
+    last = start
+    while budget_seconds > 0:
+        with session_scope() as session:
+            c = table_of(Notice).c
+            nxt = session.execute(
+                select(func.min(c.next_attempt_at)).where(c.state == "pending", c.next_attempt_at <= deadline)
+            ).scalar()
+        if nxt is None:
+            break
+        nxt = nxt if nxt.tzinfo is not None else nxt.replace(tzinfo=UTC)
+        if nxt <= last:  # nothing new came due (a notice the last pass could not take): next tick
+            break
+        now_ = clock()
+        if nxt > now_:
+            sleep((nxt - now_).total_seconds())
+            now_ = clock()
+        if now_ > deadline:
+            break
+        last = max(now_, nxt)
+        sent += _deliver_pass(limit, last)
+    return sent
+
+
+def _deliver_pass(limit: int, now: datetime) -> int:
+    """One outbox pass: the notices sent."""
     with session_scope() as session:
         _expire_stuck(session, now)
         c = table_of(Notice).c

@@ -25,12 +25,14 @@ def _idle(reason: str, hint: str) -> None:
 
 async def _main() -> None:
     from bot.handler import BotHandler
+    from bot.pacing import wait_for_slot
     from integrations.dingtalk.adapter import build_adapter
     from integrations.dingtalk.stream import StreamClient
 
     settings = get_settings().dingtalk
     assert settings.client_id and settings.client_secret
     adapter = build_adapter(BotHandler(), settings)
+    adapter.pace = wait_for_slot  # direct replies share the app robot's limit
     client = StreamClient(
         adapter,
         client_id=settings.client_id,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlmodel import Session
@@ -69,17 +71,38 @@ def _default_enqueue_claim(claim_id: int) -> None:
     link_expense_claim.delay(claim_id)
 
 
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _background(fn: Callable[[], None]) -> None:
+    """Run FN on the process's small enqueue pool: a slow or hung broker never holds a request (the
+    platform is acknowledged at once; the rows are committed already and the sweepers cover a failed
+    publish)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="loopkeeper-enqueue")
+    _executor.submit(fn)
+
+
 class BotHandler:
-    """Implements `InboundHandler`; one instance per process, shared by every adapter."""
+    """Implements `InboundHandler`; one instance per process, shared by every adapter.
+
+    Enqueueing (the broker publish) runs in the background after the INSERT has committed, never in the
+    request: ``background`` defaults to True for the real Celery enqueue, False for an injected one (tests
+    that read what was enqueued right after the call)."""
 
     def __init__(
         self,
         enqueue: Callable[[int], None] | None = _default_enqueue,
         clock: Callable[[], datetime] = utcnow,
         enqueue_claim: Callable[[int], None] | None = _default_enqueue_claim,
+        background: bool | None = None,
     ) -> None:
         load_builtin()
         self.enqueue = enqueue
+        self.background = (enqueue is _default_enqueue) if background is None else background
         self.clock = clock
         if enqueue is None and enqueue_claim is _default_enqueue_claim:
             enqueue_claim = None  # a handler that enqueues nothing (tests, ingest) runs no claim job either
@@ -207,10 +230,15 @@ class BotHandler:
             extra={"platform": event.platform, "event_id": event.event_id, "new": rec.new_event},
         )
         if rec.claim_id is not None and rec.new_event and self.enqueue_claim is not None:
-            try:
-                self.enqueue_claim(rec.claim_id)
-            except Exception:  # broker down: the claim row is safe, bot.tasks.sweep_claims re-enqueues it
-                log.warning("enqueue failed for claim %s", rec.claim_id, exc_info=True)
+            enqueue_claim, claim_id = self.enqueue_claim, rec.claim_id
+
+            def publish() -> None:
+                try:
+                    enqueue_claim(claim_id)
+                except Exception:  # broker down: the claim row is safe, bot.tasks.sweep_claims re-enqueues it
+                    log.warning("enqueue failed for claim %s", claim_id, exc_info=True)
+
+            self._soon(publish)
 
     @staticmethod
     def _claim_action(session: Session, member: Member, ref: str, verb: str, now: datetime) -> Reply:
@@ -232,7 +260,7 @@ class BotHandler:
         return member if member is not None and member.active else None
 
     def _accept(self, msg: ChatMessage) -> Accepted:
-        return accept(msg, self.enqueue)
+        return accept(msg, self._enqueue if self.enqueue is not None else None)
 
     def _capture(self, msg: ChatMessage) -> Reply:
         with session_scope() as session:
@@ -300,10 +328,24 @@ class BotHandler:
             )
             return dispatch(ctx, cmd, args)
 
+    def _soon(self, fn: Callable[[], None]) -> None:
+        if self.background:
+            _background(fn)
+        else:
+            fn()
+
     def _enqueue(self, inbox_id: int) -> None:
-        if self.enqueue is None:
+        """Hand a committed inbox row to the workers (in the background, see the class docstring)."""
+        enqueue = self.enqueue
+        if enqueue is None:
             return
-        try:
-            self.enqueue(inbox_id)
-        except Exception:  # broker down: the row is safe, the sweeper will enqueue it
-            log.warning("enqueue failed for inbox %s; the sweeper will pick it up", inbox_id, exc_info=True)
+
+        def publish() -> None:
+            try:
+                enqueue(inbox_id)
+            except Exception:  # broker down: the row is safe, the sweeper will enqueue it
+                log.warning(
+                    "enqueue failed for inbox %s; the sweeper will pick it up", inbox_id, exc_info=True
+                )
+
+        self._soon(publish)

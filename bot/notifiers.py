@@ -29,12 +29,23 @@ class LoggingNotifier:
 # Platform limits (../shared/docs/platforms.md §4), with a safety margin where going over is punished:
 # Slack chat.postMessage ~1/s per channel; DingTalk robots 20/min (then a 10-minute throttle); WeCom app
 # messages 30/min per member (excess silently dropped), WeCom group robots 20/min.
+# These are the platforms' limits; delivery paces below them (`paced`).
 DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "slack": (1, 1.0),
-    "dingtalk": (18, 60.0),
-    "wecom": (28, 60.0),
+    "dingtalk": (20, 60.0),
+    "wecom": (30, 60.0),
 }
 UNLIMITED = (1000, 1.0)  # the logging notifier and unknown platforms
+# sends per window left unused under a platform limit of ten or more: a platform counting a closed window
+# (both ends) or a clock skew between our workers and theirs never sees the limit reached (DingTalk
+# throttles a robot for 10 minutes after its 21st message in a minute): 20/min -> 18, 30/min -> 28
+SAFETY_MARGIN = 2
+
+
+def paced(dest: Destination) -> Destination:
+    """The destination with the limit delivery keeps to: the platform's limit less SAFETY_MARGIN."""
+    limit = dest.limit - SAFETY_MARGIN if dest.limit >= 10 and dest.limit < UNLIMITED[0] else dest.limit
+    return Destination(dest.key, limit, dest.per_seconds)
 
 
 def destination(notifier: Notifier, user_id: str) -> Destination:
@@ -44,7 +55,13 @@ def destination(notifier: Notifier, user_id: str) -> Destination:
     2. ``destination_key(user_id) -> str`` with the limit in ``rate_limit = (limit, per_seconds)`` or in
        ``rate_limits = {kind: (limit, per_seconds)}`` keyed by the key's middle segment
        (``wecom:member:u1`` → ``member``), else the platform default;
-    3. nothing: ``platform:user_id`` with the platform default (``DEFAULT_LIMITS``)."""
+    3. nothing: ``platform:user_id`` with the platform default (``DEFAULT_LIMITS``).
+
+    The limit declared is the platform's; the one returned is ``paced`` (a safety margin below it)."""
+    return paced(_declared(notifier, user_id))
+
+
+def _declared(notifier: Notifier, user_id: str) -> Destination:
     declared = getattr(notifier, "destination", None)
     if callable(declared):
         dest = declared(user_id)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from bot import delivery
 from config.celery import app
 
+# beat runs deliver_pending every 10 s; one run keeps sending for up to this long while notices come due
+# (a destination's next rate-limit slot), so a busy destination is served at its full rate
+DELIVER_BUDGET_SECONDS = 8.0
+
 
 @app.task(name="bot.tasks.deliver_pending")
 def deliver_pending() -> int:
-    return delivery.deliver_pending()
+    return delivery.deliver_pending(budget_seconds=DELIVER_BUDGET_SECONDS)
 
 
 @app.task(name="bot.tasks.deliver_notice")

@@ -14,6 +14,10 @@ from celery import Celery, signals
 from config.settings import startup_settings
 
 TASK_MODULES = ["core.tasks", "bot.tasks"]
+# Publishing (web: bot.handler enqueues in the background after the INSERT) tries once with a short
+# connect timeout: a publish that fails leaves a committed row that the sweepers enqueue later.
+PUBLISH_CONNECT_TIMEOUT = 1.0
+BROKER_SOCKET_TIMEOUT = 5.0
 
 
 def make_celery() -> Celery:
@@ -34,6 +38,10 @@ def make_celery() -> Celery:
         # short, so a task of a killed worker comes back quickly; no task runs longer than this and no
         # ETA/countdown longer than a few minutes is ever used (timers are database rows scanned by beat)
         transport_options["visibility_timeout"] = settings.visibility_timeout
+    if broker.startswith(("redis://", "rediss://")):
+        # a broker that accepts TCP and never answers fails a publish in seconds, not minutes
+        transport_options["socket_connect_timeout"] = PUBLISH_CONNECT_TIMEOUT
+        transport_options["socket_timeout"] = BROKER_SOCKET_TIMEOUT
     app.conf.update(
         broker_transport_options=transport_options,
         task_default_queue=settings.celery_queue,
@@ -47,6 +55,8 @@ def make_celery() -> Celery:
         timezone="UTC",
         enable_utc=True,
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=PUBLISH_CONNECT_TIMEOUT,
+        task_publish_retry=False,
         worker_hijack_root_logger=False,
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
         beat_schedule={

@@ -344,6 +344,13 @@ def _confirm(
 
 
 def _ask_customer(session: Session, row: InboxMessage, options: list[str], how: str) -> Outcome:
+    from core.scope import visible_customer_ids
+
+    asker = session.get(Member, row.sender_member_id) if row.sender_member_id is not None else None
+    visible = visible_customer_ids(session, asker) if asker is not None else set()
+    if visible is not None:  # only customers the asker may see are offered (core/scope.py)
+        names = session.exec(select(Customer.name).where(col(Customer.id).in_(visible))).all()
+        options = [o for o in options if o in set(names)]
     prompt = "这条记录属于哪个客户？" if options else "没有找到对应的客户，请回复客户名称（或先导入客户）。"
     q = Question(
         member_id=row.sender_member_id,

@@ -193,7 +193,8 @@ def test_team_summary_once_per_working_day_with_each_members_figures(team: None,
 
 def test_channel_posts_are_paced_twenty_a_minute_per_robot(team: None, fake: FakeServer) -> None:
     """A DingTalk robot throttles for 10 minutes after 20 messages in a minute: 25 posts to one robot,
-    two workers every second, exactly 20 in the first minute; the Slack channel is paced apart."""
+    two workers every second, at most 18 in the first minute (20 less the safety margin; with one-second
+    ticks a slot every 3.33 s is taken on the next whole second: 15); the Slack channel is paced apart."""
     ref = refs()["华东"]
     with session_scope() as s:
         for i in range(25):
@@ -211,7 +212,7 @@ def test_channel_posts_are_paced_twenty_a_minute_per_robot(team: None, fake: Fak
         now = start + timedelta(seconds=second)
         delivery.deliver_pending(now=now)  # worker A
         delivery.deliver_pending(now=now)  # worker B
-    assert len(fake.calls_to("/robot/send")) == 20
+    assert 15 <= len(fake.calls_to("/robot/send")) <= 18
     for second in range(60, 120):
         delivery.deliver_pending(now=start + timedelta(seconds=second))
     assert len(fake.calls_to("/robot/send")) == 25

@@ -338,6 +338,50 @@ def test_destination_rate_limit_paces_sends(team: dict[str, int]) -> None:
     assert all(state(n).attempts == 1 for n in ids)  # waiting for a slot is no attempt
 
 
+def test_one_robot_key_gets_its_full_rate_with_a_margin(team: dict[str, int]) -> None:
+    """All DingTalk members are reached through one app-robot key (20/min, a 10-minute throttle after
+    the 21st in a minute): 40 alerts for different members, beat ticking every 10 s, go out at the
+    robot's rate less the margin -- 18 a minute -- and no closed 60 s window holds more than 18."""
+
+    class Robot(Recorder):
+        rate_limit = (20, 60.0)
+        destination = None  # type: ignore[assignment]  # declared by key, as the DingTalk notifier does
+
+        def destination_key(self, user_id: str) -> str:
+            return "dingtalk:robot:app-code"
+
+    rec = Robot("dingtalk")
+    clock = [T]
+    sent_at: list[datetime] = []
+    orig = rec.send
+
+    def timed(*, user_id: str, message: OutboundMessage, notice_key: str) -> None:
+        orig(user_id=user_id, message=message, notice_key=notice_key)
+        sent_at.append(clock[0])
+
+    def sleep(seconds: float) -> None:
+        clock[0] += timedelta(seconds=seconds)
+
+    rec.send = timed  # type: ignore[method-assign]
+    notifiers.register(rec)
+    members = [team["小周"], team["小陈"], team["王经理"], team["林总监"]]
+    ids = [notice(members[i % 4], f"capture:{i}") for i in range(40)]
+    with session_scope() as s:
+        for nid in ids:
+            n = s.get(Notice, nid)
+            assert n is not None
+            n.platform = "dingtalk"
+            s.add(n)
+    for tick in range(12):  # two minutes of beat ticks
+        clock[0] = max(clock[0], T + timedelta(seconds=10 * tick))
+        delivery.deliver_pending(now=clock[0], budget_seconds=8.0, clock=lambda: clock[0], sleep=sleep)
+    first_minute = [t for t in sent_at if t < T + timedelta(seconds=60)]
+    assert len(first_minute) >= 17  # one per tick would be 6
+    for start in sent_at:
+        assert len([t for t in sent_at if start <= t <= start + timedelta(seconds=60)]) <= 18
+    assert len({k for _u, _t, k in rec.sent}) == len(rec.sent)  # each notice once
+
+
 def _acquire_many(url: str, out: Any, start: float, steps: int) -> None:
     os.environ["LOOPKEEPER_DATABASE_URL"] = url
     from datetime import UTC
@@ -411,8 +455,9 @@ def test_notifier_without_destination_gets_the_platform_default(team: dict[str, 
         def destination_key(user_id: str) -> str:
             return f"wecom:member:{user_id}"
 
-    assert notifiers.destination(KeyOnly(), "u") == Destination("dingtalk:robot:code-1", 20, 60.0)
-    assert notifiers.destination(KeyByKind(), "u1") == Destination("wecom:member:u1", 30, 60.0)
+    # the platform's limit less the safety margin (README: DingTalk 18/min, WeCom members 28/min)
+    assert notifiers.destination(KeyOnly(), "u") == Destination("dingtalk:robot:code-1", 18, 60.0)
+    assert notifiers.destination(KeyByKind(), "u1") == Destination("wecom:member:u1", 28, 60.0)
     assert notifiers.destination(notifiers.fallback(), "x").limit >= 100
 
 

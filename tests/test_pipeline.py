@@ -19,6 +19,7 @@ from core.models import (
     Customer,
     InboxMessage,
     Meeting,
+    Member,
     Notice,
     PainPoint,
     PainPointMention,
@@ -226,3 +227,24 @@ def test_undo_information_is_kept_per_capture(seeded: None) -> None:
         assert len(cap.facts["pain_points"]) == 1 and len(cap.facts["meetings"]) == 1
         assert cap.facts["resolved_by"] == ["title"]
         _ = SH
+
+
+def test_which_customer_options_list_only_the_askers_customers(seeded: None) -> None:
+    # 小陈 (a rep) owns only 苏州戊己医疗; the text names three customers: only the visible one is offered
+    ingest(msg("m1", "甲乙 丙丁 戊己 PAIN:price:太贵", at(23, 10), conv="dm-chen", sender="wm-chen"))
+    # 王经理 (their manager) sees all three
+    ingest(msg("m2", "甲乙 丙丁 戊己 PAIN:price:太贵", at(23, 11), conv="dm-mgr", sender="wm-mgr"))
+    with session_scope() as s:
+        by_asker = {
+            s.get(InboxMessage, q.inbox_id).sender_member_id: sorted(q.options)
+            for q in s.exec(select(Question))
+        }  # type: ignore[union-attr]
+        names = {m.id: m.name for m in s.exec(select(Member))}
+        assert {names[k]: v for k, v in by_asker.items()} == {
+            "小陈": ["苏州戊己医疗"],
+            "王经理": ["宁波丙丁电子", "杭州甲乙贸易", "苏州戊己医疗"],
+        }
+        for notice in s.exec(select(Notice).where(Notice.kind == "question")):
+            assert notice.recipient_id is not None
+            if names[notice.recipient_id] == "小陈":
+                assert "甲乙" not in notice.payload["body"] and "丙丁" not in notice.payload["body"]

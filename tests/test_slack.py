@@ -31,6 +31,7 @@ from bot.handler import BotHandler
 from core.db import session_scope
 from core.messages import CommandInvocation, Reply
 from core.models import Alert, Conversation, Customer, InboxMessage, Member, PlatformIdentity
+from integrations.slack.app import RecentKeys
 from tests.fakeserver import Call, FakeServer
 from tests.helpers import seed
 
@@ -1031,6 +1032,15 @@ def test_replayed_slash_command_is_answered_once(slack: Slack, env: FakeServer) 
     assert len(env.calls_to("/respond/1")) == 1
 
 
+def test_replayed_slash_command_reaching_another_process_is_answered_once(
+    slack: Slack, env: FakeServer
+) -> None:
+    slack.command("help")
+    slack.adapter.recent = RecentKeys()  # the retry lands on another web process: its memory is empty
+    slack.command("help")
+    assert len(env.calls_to("/respond/1")) == 1
+
+
 def test_replayed_button_press_has_one_effect(slack: Slack, env: FakeServer) -> None:
     alert_id = _alert_for("小周")
     payload = {
@@ -1057,6 +1067,9 @@ def test_replayed_button_press_has_one_effect(slack: Slack, env: FakeServer) -> 
     slack.interaction(payload)
     answers = env.calls_to("/respond/1")
     assert len(answers) == 1 and "Acknowledged" in answers[0].json["text"]
+    slack.adapter.recent = RecentKeys()  # a retry on another web process (empty memory): still one effect
+    slack.interaction(payload)
+    assert len(env.calls_to("/respond/1")) == 1
 
 
 def test_reaction_where_the_bot_cannot_read_tells_the_rep(slack: Slack, env: FakeServer) -> None:

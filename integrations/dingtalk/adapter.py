@@ -29,7 +29,7 @@ from core.models import Conversation
 from core.notices import DeliveryError
 from core.timeutil import utcnow
 from integrations.common.inbound import InboundHandler
-from integrations.dingtalk.client import DingTalkClient
+from integrations.dingtalk.client import RATE_LIMIT, DingTalkClient
 from integrations.dingtalk.links import ActionLinks
 from integrations.dingtalk.normalize import (
     PLATFORM,
@@ -72,7 +72,14 @@ class RobotOutcome:
     duplicate: bool = False
 
 
+# blocks until a destination key (limit per seconds) has a send slot; the composition root sets the
+# shared limiter's (bot.pacing.wait_for_slot), so direct replies and outbox notices share one budget
+Pace = Callable[[str, int, float], None]
+
+
 class DingTalkAdapter:
+    pace: Pace | None = None
+
     def __init__(
         self,
         handler: InboundHandler,
@@ -159,6 +166,8 @@ class DingTalkAdapter:
     def _direct(self, staff: str | None, reply: Reply, links: LinkFor) -> str:
         if not staff:
             raise DeliveryError("no staff id to reply to privately", permanent=True)
+        if self.pace is not None:  # the app robot's budget, shared with the outbox (DingTalkNotifier's key)
+            self.pace(f"dingtalk:robot:{self.client.robot_code}", *RATE_LIMIT)
         self.client.send_to_users([staff], *openapi_message(reply, links))
         return "direct"
 

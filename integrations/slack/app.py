@@ -40,6 +40,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from config.settings import SlackSettings
+from core import seen
 from core.messages import Reply
 from core.timeutil import utcnow
 from integrations.common.inbound import InboundHandler
@@ -449,15 +450,32 @@ class SlackAdapter:
             await self._private(user, channel, reply, response_url=response_url)
 
     # -- slash command and buttons ----------------------------------------------------------------------
+    async def _first_everywhere(self, kind: str, body: dict[str, Any], *parts: object) -> list[str] | None:
+        """A command or button press changes state: besides this process's memory (`_once`), its key is
+        claimed in the shared database (core.seen), so a retry reaching another web process does not run
+        it twice. The claimed keys, or None when another process had it first."""
+        if not body.get("trigger_id"):
+            return []
+        keys = [":".join(str(p) for p in (kind, body.get("trigger_id"), *parts))]
+        return keys if await asyncio.to_thread(seen.claim, "slack", keys) else None
+
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()  # within 3 s; the answer goes to the response_url
         if self._once("command", command):
             self.spawn(self._run_command(command))
 
     async def _run_command(self, command: dict[str, Any]) -> None:
+        keys = await self._first_everywhere("command", command)
+        if keys is None:
+            log.info("slash command already handled by another process")
+            return
         await self._ensure_identity(str(command["user_id"]))
         inv = payloads.command_invocation(command)
-        reply = await asyncio.to_thread(self.handler.on_command, inv)
+        try:
+            reply = await asyncio.to_thread(self.handler.on_command, inv)
+        except Exception:
+            await asyncio.to_thread(seen.release, "slack", keys)  # Slack's retry runs it
+            raise
         # answers are ephemeral: a command may run in a channel shared with customers
         await self._private(str(command["user_id"]), None, reply, response_url=command.get("response_url"))
 
@@ -467,10 +485,18 @@ class SlackAdapter:
             self.spawn(self._press(body, action))
 
     async def _press(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        keys = await self._first_everywhere("action", body, action.get("action_id"), action.get("action_ts"))
+        if keys is None:
+            log.info("button press already handled by another process")
+            return
         user = str(body["user"]["id"])
         await self._ensure_identity(user)
         inv = payloads.action_invocation(body, action)
-        reply = await asyncio.to_thread(self.handler.on_action, inv)
+        try:
+            reply = await asyncio.to_thread(self.handler.on_action, inv)
+        except Exception:
+            await asyncio.to_thread(seen.release, "slack", keys)
+            raise
         if reply is not None:
             channel = (inv.reply_handle or {}).get("channel")
             await self._private(user, channel, reply, response_url=body.get("response_url"))

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import select
 
 from config.settings import Settings
+from core import seen
 from core.db import session_scope
 from core.messages import ActionInvocation, ApprovalEvent, ChatMessage, Reply
 from core.models import PlatformIdentity
@@ -35,6 +36,7 @@ from integrations.wecom.replay import ReplayGuard
 from integrations.wecom.xmlsafe import UnsafeXML
 
 log = logging.getLogger("loopkeeper.wecom")
+PLATFORM = "wecom"  # core.seen keys of handled messages and button presses
 
 
 def _secret(v: Any) -> str | None:
@@ -165,6 +167,13 @@ class WeComService:
         msg_id = item.message_id if isinstance(item, ChatMessage) else None
         if self.replay.seen(callback.event_key(msg_id, plain)):
             return callback.replayed("callback", "MsgId" if msg_id else "event")
+        # a message (command) or a button press changes state: claimed in the shared database too, so
+        # WeCom's retry reaching another web process does not run it twice (core.seen)
+        durable = (
+            [callback.event_key(msg_id, plain)] if isinstance(item, ChatMessage | ActionInvocation) else []
+        )
+        if durable and not seen.claim(PLATFORM, durable):
+            return callback.replayed("callback", "handled by another process")
         out = Outcome(status=200, body="success")
         try:
             self._dispatch(item, out, callback.event_key(msg_id, plain))
@@ -172,6 +181,8 @@ class WeComService:
             # let WeCom's retry through the replay guard: nothing was handled
             self.replay.forget(callback.event_key(msg_id, plain))
             self.replay.forget(callback.request_key(params))
+            if durable:
+                seen.release(PLATFORM, durable)
             raise
         return out
 
@@ -276,12 +287,16 @@ class WeComService:
             return Outcome(status=200, body="")
         if self.replay.seen(callback.event_key(msg.message_id, plain)):
             return callback.replayed("aibot", "msgid")
+        durable = [callback.event_key(msg.message_id, plain)]
+        if not seen.claim(PLATFORM, durable):  # WeCom's retry on another web process
+            return callback.replayed("aibot", "handled by another process")
         out = Outcome(status=200, body="")
         try:
             reply = self.handler.on_message(msg)
         except Exception:
             self.replay.forget(callback.event_key(msg.message_id, plain))
             self.replay.forget(callback.request_key(params))
+            seen.release(PLATFORM, durable)
             raise
         job = self.reply_job(msg.sender.platform_user_id, reply, f"aibot:{msg.message_id}")
         if job is not None:

@@ -382,3 +382,37 @@ def test_texts_without_msgid_are_two_messages_and_a_retry_is_one(wecom_env: Fake
     rows = _inbox()
     assert sorted(r.customer_hint or "" for r in rows) == ["丙丁", "甲乙"]
     assert len({r.message_id for r in rows}) == 2
+
+
+def test_a_command_retried_on_another_process_runs_once(wecom_env: FakeServer) -> None:
+    """WeCom retries a message whose answer it did not get; the retry may reach another web process
+    (its replay guard in memory is empty): the command runs once (core.seen in the shared database)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from bot.handler import BotHandler
+    from config.settings import get_settings
+    from core.messages import ChatMessage, Reply
+    from integrations.wecom.routes import build_router
+    from integrations.wecom.service import WeComService
+
+    class Counting(BotHandler):
+        def __init__(self) -> None:
+            super().__init__(enqueue=None)
+            self.seen: list[str] = []
+
+        def on_message(self, msg: ChatMessage) -> Reply | None:
+            self.seen.append(msg.message_id)
+            return super().on_message(msg)
+
+    handler = Counting()
+    apps = []
+    for _ in range(2):  # two web processes sharing the database
+        app = FastAPI()
+        app.include_router(build_router(WeComService.from_settings(get_settings(), handler)))
+        apps.append(TestClient(app))
+    req = encrypt(text_xml("帮助", msg_id="9201"))
+    assert apps[0].post("/wecom/callback", params=req.params, content=req.body).status_code == 200
+    again = encrypt(text_xml("帮助", msg_id="9201"), nonce="n9")
+    assert apps[1].post("/wecom/callback", params=again.params, content=again.body).status_code == 200
+    assert len(handler.seen) == 1
