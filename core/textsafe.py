@@ -18,9 +18,10 @@ T = TypeVar("T")
 
 
 def clean_text(text: str) -> str:
-    """Drop NUL, replace each lone surrogate with U+FFFD (the replacement character)."""
+    """Replace each NUL and each lone surrogate with U+FFFD (the replacement character), so the stored text
+    still shows where something unreadable was."""
     if "\x00" in text:
-        text = text.replace("\x00", "")
+        text = text.replace("\x00", "\ufffd")
     return _SURROGATE.sub("\ufffd", text)
 
 

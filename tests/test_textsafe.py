@@ -21,7 +21,7 @@ from tests.helpers import at, msg, seed
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("a\x00b", "ab"),
+        ("a\x00b", "a\ufffdb"),
         ("\ud800x", "\ufffdx"),
         ("x\udfff", "x\ufffd"),
         ("😀 ok", "😀 ok"),  # a real astral character (one code point) stays
@@ -45,9 +45,9 @@ def test_store_cleans_every_string_of_the_message(db: str, tmp_path: Path) -> No
         assert store(s, m) is not None
     with session_scope() as s:
         row = s.exec(select(InboxMessage)).one()
-        assert row.text == "甲乙说库存\ufffd"
-        assert row.quoted_text == "引用" and row.customer_hint == "甲乙"
-        assert row.raw == {"text": "ab", "k\ufffd": ["\ufffd"]}
+        assert row.text == "甲乙\ufffd说库存\ufffd"
+        assert row.quoted_text == "引用\ufffd" and row.customer_hint == "甲\ufffd乙"
+        assert row.raw == {"text": "a\ufffdb", "k\ufffd": ["\ufffd"]}
         assert "\x00" not in json.dumps(row.payload, ensure_ascii=False)
 
 
