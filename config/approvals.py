@@ -24,10 +24,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from config.rules import _line_of
+from config.rules import parse_yaml_model
 
 
 class ApprovalsError(ValueError):
@@ -112,28 +111,15 @@ class Approvals(_Strict):
 
 
 def parse_approvals(text: str, source: str = "approvals.yaml") -> Approvals:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ApprovalsError(f"{where}: not valid YAML: {exc.problem}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ApprovalsError(f"{source}:1: the approvals file must be a mapping (link:, dingtalk:, wecom:)")
-    try:
-        return Approvals.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-            line = _line_of(node, loc)
-            path = ".".join(str(p) for p in loc) or "(top)"
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{source}:{line or '?'}: {path}: {msg}")
-        raise ApprovalsError("invalid approvals file\n" + "\n".join(lines)) from None
+    return parse_yaml_model(
+        text,
+        source,
+        Approvals,
+        ApprovalsError,
+        what="approvals",
+        keys="link:, dingtalk:, wecom:",
+        empty_ok=True,
+    )
 
 
 def load_approvals(path: Path | str | None = None) -> Approvals:

@@ -11,7 +11,7 @@ import re
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -263,18 +263,35 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def parse_yaml_model(
+    text: str,
+    source: str,
+    model: type[_M],
+    error: type[ValueError],
+    *,
+    what: str,
+    keys: str,
+    empty_ok: bool = False,
+) -> _M:
+    """Parse a YAML config file into `model`; every problem is raised as `error` naming file, line and field
+    ("rules.yaml:81: sla.1.threshold.weeks: Extra inputs are not permitted"). Shared by the rules and the
+    approvals file."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise RulesError(f"{where}: not valid YAML: {exc.problem}") from exc
+        raise error(f"{where}: not valid YAML: {exc.problem}") from exc
+    if data is None and empty_ok:
+        data = {}
     if not isinstance(data, dict):
-        raise RulesError(f"{source}:1: the rules file must be a mapping (stages:, sla:, …)")
+        raise error(f"{source}:1: the {what} file must be a mapping ({keys})")
     try:
-        return Rules.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -283,7 +300,11 @@ def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
             path = ".".join(str(p) for p in loc) or "(top)"
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{source}:{line or '?'}: {path}: {msg}")
-        raise RulesError("invalid rules file\n" + "\n".join(lines)) from None
+        raise error(f"invalid {what} file\n" + "\n".join(lines)) from None
+
+
+def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
+    return parse_yaml_model(text, source, Rules, RulesError, what="rules", keys="stages:, sla:, …")
 
 
 def load_rules(path: Path | str | None = None) -> Rules:
