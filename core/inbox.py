@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlmodel import Session, select
 
@@ -30,32 +29,6 @@ Enqueue = Callable[[int], None]
 MAX_TEXT_CHARS = 100_000
 
 
-def unstorable(value: str) -> str | None:
-    """Why a string cannot be stored as text in every supported database, or None if it can:
-    PostgreSQL refuses NUL in text and JSON, and a lone UTF-16 surrogate is not encodable as UTF-8."""
-    if "\x00" in value:
-        return "contains a NUL character (\\u0000)"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate (e.g. \\ud800), which is not valid Unicode text"
-    return None
-
-
-def storable(value: Any) -> Any:
-    """``value`` with NUL and unpaired surrogates replaced by U+FFFD, recursively (live traffic is stored
-    rather than refused)."""
-    if isinstance(value, str):
-        if unstorable(value) is None:
-            return value
-        return value.replace("\x00", "\ufffd").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [storable(v) for v in value]
-    return value
-
-
 @dataclass
 class Accepted:
     inbox_id: int | None  # None for a duplicate
@@ -72,10 +45,10 @@ def member_for(session: Session, platform: str, user_id: str) -> int | None:
 
 
 def conversation_for(session: Session, msg: ChatMessage) -> Conversation:
-    title = storable(msg.conversation.title)
+    title = msg.conversation.title  # store() cleaned the message first
     conv_values = {
         "platform": msg.platform,
-        "conversation_id": storable(msg.conversation.id),
+        "conversation_id": msg.conversation.id,
         "title": title,
         "kind": msg.conversation.kind,
         "external": msg.conversation.external,
@@ -123,7 +96,6 @@ def store(session: Session, msg: ChatMessage, *, source: str = "live") -> int | 
         "status": "pending",
         "attempts": 0,
     }
-    values = {k: storable(v) for k, v in values.items()}
     return insert_ignore(session, InboxMessage, values, ["platform", "message_id"])  # type: ignore[arg-type]
 
 

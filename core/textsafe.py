@@ -17,6 +17,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # a valid pair is already one code p
 T = TypeVar("T")
 
 
+def unstorable(value: str) -> str | None:
+    """Why a string cannot be stored as text in every supported database, or None if it can (an import
+    refuses such a line; live traffic is cleaned with `clean_text` instead)."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000)"
+    if _SURROGATE.search(value):
+        return "contains an unpaired surrogate (e.g. \\ud800), which is not valid Unicode text"
+    return None
+
+
 def clean_text(text: str) -> str:
     """Replace each NUL and each lone surrogate with U+FFFD (the replacement character), so the stored text
     still shows where something unreadable was."""

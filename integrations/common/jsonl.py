@@ -10,8 +10,9 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from core.inbox import MAX_TEXT_CHARS, unstorable
+from core.inbox import MAX_TEXT_CHARS
 from core.messages import ChatMessage, ConversationRef, Sender
+from core.textsafe import unstorable
 from core.timeutil import parse_iso
 
 REQUIRED = ("platform", "message_id", "conversation_id", "sender_id", "sent_at", "text")

@@ -15,6 +15,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from core.db import session_scope
 from core.models import InboxMessage, Notice
 from tests.fakeserver import FakeServer
+from tests.test_callback_crypto import WECOM
 from tests.wecom.conftest import (
     AES,
     CORP,
@@ -50,21 +51,7 @@ def test_url_verification_replies_plaintext_only(wecom_env: FakeServer) -> None:
     assert bad.status_code == 403 and bad.content == b""
 
 
-OFFICIAL = {
-    "corp": "wx5823bf96d3bd56c7",
-    "token": "QDG6eK",
-    "aes": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-    "ts": "1409659813",
-    "nonce": "1372623149",
-    "sig": "477715d11cdb4164915debcba66cb864d751f3e6",
-    "encrypt": (
-        "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJ"
-        "Ts3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc"
-        "2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL"
-        "4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lX"
-        "dQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q=="
-    ),
-}
+OFFICIAL = WECOM  # the official /document/path/90968 vector, written once in tests/test_callback_crypto.py
 
 
 def test_official_known_answer_vector(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
